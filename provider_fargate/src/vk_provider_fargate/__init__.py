@@ -1,0 +1,1 @@
+"""A virtual-kubelet provider for AWS Fargate."""

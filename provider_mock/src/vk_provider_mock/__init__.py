@@ -1,0 +1,1 @@
+"""An in-memory, scriptable provider for demos and tests."""

@@ -1,0 +1,142 @@
+"""vk-controller's settings: every flag also comes from an environment variable (``VK_`` + the flag in capitals).
+
+Flag names follow upstream virtual-kubelet where they fit (``--nodename``, ``--provider``, ``--pod-sync-workers``,
+``--disable-taint``, ``--log-level``). Intervals are configurable so tests can shorten them; the defaults are
+the kubelet's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Settings:
+    node_name: str
+    provider_address: str
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    provider_tls_ca: str | None = None
+    provider_tls_cert: str | None = None
+    provider_tls_key: str | None = None
+    provider_tls_server_name: str | None = None
+    pod_sync_workers: int = 10
+    disable_taint: bool = False
+    taint_key: str = "virtual-kubelet.io/provider"
+    log_level: str = "info"
+    log_format: str = "text"
+    node_labels: dict[str, str] = field(default_factory=dict)
+    node_address: str | None = None
+    kubelet_port: int = 10250
+    lease_duration: int = 40
+    lease_renew_interval: float = 10.0
+    node_status_update_frequency: float = 60.0
+    provider_ping_interval: float = 5.0
+    provider_ping_timeout: float = 5.0
+    provider_call_timeout: float = 30.0
+    shutdown_timeout: float = 10.0
+
+    @property
+    def provider_tls(self) -> bool:
+        return bool(self.provider_tls_ca or self.provider_tls_cert)
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get("VK_" + name.upper().replace("-", "_"), default)
+
+
+def _labels(text: str) -> dict[str, str]:
+    labels = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"label {item!r} is not key=value")
+        labels[key] = value
+    return labels
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="vk-controller",
+        description="A virtual kubelet: registers a Node and runs the pods bound to it through a gRPC provider.",
+        epilog="Every flag can also be set by an environment variable: VK_ plus the flag name in capitals "
+        "with dashes as underscores (--provider-address is VK_PROVIDER_ADDRESS).",
+    )
+
+    def add(flag: str, *, default: object = None, help: str, **kwargs: object) -> None:  # noqa: A002
+        env = _env(flag)
+        if env is not None:
+            default = env if kwargs.get("type") is None else kwargs["type"](env)  # type: ignore[operator]
+        p.add_argument(f"--{flag}", default=default, help=help, **kwargs)  # type: ignore[arg-type]
+
+    add("nodename", default=socket.gethostname(), help="name of the Node to register (default: the host name)")
+    add("provider-address", help="the provider's gRPC target: host:port or unix:/path/to/socket (required)")
+    add("kubeconfig", default=os.environ.get("KUBECONFIG"), help="kubeconfig file (default: in-cluster config)")
+    add("kube-context", help="kubeconfig context to use (default: its current-context)")
+    add("provider-tls-ca", help="CA bundle that verifies the provider's certificate (turns TLS on)")
+    add("provider-tls-cert", help="client certificate for mutual TLS with the provider")
+    add("provider-tls-key", help="key of --provider-tls-cert")
+    add("provider-tls-server-name", help="name to verify in the provider's certificate")
+    add("pod-sync-workers", default=10, type=int, help="pods reconciled concurrently")
+    p.add_argument(
+        "--disable-taint",
+        action="store_true",
+        default=_env("disable-taint", "") in {"1", "true", "yes"},
+        help="do not taint the node (by default only pods tolerating the virtual-kubelet taint land on it)",
+    )
+    add("taint-key", default="virtual-kubelet.io/provider", help="key of the node's NoSchedule taint")
+    add("log-level", default="info", choices=["debug", "info", "warning", "error"], help="log verbosity")
+    add("log-format", default="text", choices=["text", "json"], help="log line format")
+    add("node-labels", default="", help="extra node labels, key=value[,key=value]")
+    add("node-address", help="InternalIP to advertise for the kubelet API (default: the provider's, else none)")
+    add("kubelet-port", default=10250, type=int, help="port of the kubelet API, advertised in the Node")
+    add("node-lease-duration", default=40, type=int, help="leaseDurationSeconds of the node's Lease")
+    add("node-lease-renew-interval", default=10.0, type=float, help="seconds between Lease renewals")
+    add("node-status-update-frequency", default=60.0, type=float, help="seconds between node status heartbeats")
+    add("provider-ping-interval", default=5.0, type=float, help="seconds between provider health checks")
+    add("provider-ping-timeout", default=5.0, type=float, help="seconds before a health check counts as failed")
+    add("provider-call-timeout", default=30.0, type=float, help="deadline of one provider call (create, delete...)")
+    add("shutdown-timeout", default=10.0, type=float, help="seconds SIGTERM may take before the process exits")
+    return p
+
+
+def parse(argv: Sequence[str] | None = None) -> Settings:
+    p = parser()
+    args = p.parse_args(argv)
+    if not args.provider_address:
+        p.error("--provider-address (or VK_PROVIDER_ADDRESS) is required")
+    if bool(args.provider_tls_cert) != bool(args.provider_tls_key):
+        p.error("--provider-tls-cert and --provider-tls-key go together")
+    try:
+        labels = _labels(args.node_labels)
+    except argparse.ArgumentTypeError as error:
+        p.error(f"--node-labels: {error}")
+    return Settings(
+        node_name=args.nodename,
+        provider_address=args.provider_address,
+        kubeconfig=args.kubeconfig,
+        kube_context=args.kube_context,
+        provider_tls_ca=args.provider_tls_ca,
+        provider_tls_cert=args.provider_tls_cert,
+        provider_tls_key=args.provider_tls_key,
+        provider_tls_server_name=args.provider_tls_server_name,
+        pod_sync_workers=args.pod_sync_workers,
+        disable_taint=args.disable_taint,
+        taint_key=args.taint_key,
+        log_level=args.log_level,
+        log_format=args.log_format,
+        node_labels=labels,
+        node_address=args.node_address,
+        kubelet_port=args.kubelet_port,
+        lease_duration=args.node_lease_duration,
+        lease_renew_interval=args.node_lease_renew_interval,
+        node_status_update_frequency=args.node_status_update_frequency,
+        provider_ping_interval=args.provider_ping_interval,
+        provider_ping_timeout=args.provider_ping_timeout,
+        provider_call_timeout=args.provider_call_timeout,
+        shutdown_timeout=args.shutdown_timeout,
+    )

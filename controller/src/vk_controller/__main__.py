@@ -1,13 +1,29 @@
-"""vk-controller's command line. The controller itself arrives with the controller-core issue (#3)."""
+"""vk-controller's command line: parse the settings, set up logging, run until told to stop."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sys
+from collections.abc import Sequence
+
+from vk_controller import logs, settings
+from vk_controller.kube.config import ConfigError
 
 
-def main() -> int:
-    print("vk-controller: not implemented yet (issue #3)", file=sys.stderr)
-    return 2
+def main(argv: Sequence[str] | None = None) -> int:
+    config = settings.parse(argv)
+    logs.configure(config.log_level, config.log_format)
+    from vk_controller.app import serve  # after logging is set up: importing grpc logs
+
+    try:
+        asyncio.run(serve(config))
+    except ConfigError as error:
+        logging.getLogger("vk_controller").error("%s", error)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 if __name__ == "__main__":

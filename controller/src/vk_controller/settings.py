@@ -39,6 +39,10 @@ class Settings:
     provider_ping_timeout: float = 5.0
     provider_call_timeout: float = 30.0
     shutdown_timeout: float = 10.0
+    cluster_dns: tuple[str, ...] = ()
+    cluster_domain: str = "cluster.local"
+    kubernetes_service_host: str | None = None
+    kubernetes_service_port: int | None = None
 
     @property
     def provider_tls(self) -> bool:
@@ -67,7 +71,7 @@ def parser() -> argparse.ArgumentParser:
         "with dashes as underscores (--provider-address is VK_PROVIDER_ADDRESS).",
     )
 
-    def add(flag: str, *, default: object = None, help: str, **kwargs: object) -> None:  # noqa: A002
+    def add(flag: str, *, default: object = None, help: str, **kwargs: object) -> None:
         env = _env(flag)
         if env is not None:
             default = env if kwargs.get("type") is None else kwargs["type"](env)  # type: ignore[operator]
@@ -100,6 +104,14 @@ def parser() -> argparse.ArgumentParser:
     add("provider-ping-interval", default=5.0, type=float, help="seconds between provider health checks")
     add("provider-ping-timeout", default=5.0, type=float, help="seconds before a health check counts as failed")
     add("provider-call-timeout", default=30.0, type=float, help="deadline of one provider call (create, delete...)")
+    add("cluster-dns", default="", help="DNS server IPs for dnsPolicy ClusterFirst pods, comma-separated")
+    add("cluster-domain", default="cluster.local", help="the cluster's DNS domain")
+    add(
+        "kubernetes-service-host",
+        help="API server address pods get as KUBERNETES_SERVICE_HOST (default: the kubernetes service's cluster IP, "
+        "which pods on a serverless backend usually cannot reach)",
+    )
+    add("kubernetes-service-port", type=int, help="API server port pods get as KUBERNETES_SERVICE_PORT")
     add("shutdown-timeout", default=10.0, type=float, help="seconds SIGTERM may take before the process exits")
     return p
 
@@ -139,4 +151,8 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
         provider_ping_timeout=args.provider_ping_timeout,
         provider_call_timeout=args.provider_call_timeout,
         shutdown_timeout=args.shutdown_timeout,
+        cluster_dns=tuple(ip.strip() for ip in args.cluster_dns.split(",") if ip.strip()),
+        cluster_domain=args.cluster_domain,
+        kubernetes_service_host=args.kubernetes_service_host,
+        kubernetes_service_port=args.kubernetes_service_port,
     )

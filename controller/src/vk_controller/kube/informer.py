@@ -55,7 +55,7 @@ class Informer:
     def get(self, key: str) -> Obj | None:
         return self._cache.get(key)
 
-    def keys(self) -> list[str]:
+    def all_keys(self) -> list[str]:
         return list(self._cache)
 
     def values(self) -> Iterator[Obj]:

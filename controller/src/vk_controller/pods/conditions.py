@@ -69,6 +69,22 @@ def pod_phase(spec: Json, init_statuses: list[Json], statuses: list[Json]) -> st
     return "Succeeded"
 
 
+def waiting_status(name: str, image: str, reason: str = "ContainerCreating", message: str = "") -> Json:
+    waiting: Json = {"reason": reason}
+    if message:
+        waiting["message"] = message
+    return {
+        "name": name,
+        "state": {"waiting": waiting},
+        "lastState": {},
+        "ready": False,
+        "started": False,
+        "restartCount": 0,
+        "image": image,
+        "imageID": "",
+    }
+
+
 def _condition(kind: str, ok: bool, reason: str = "", message: str = "") -> Json:
     condition: Json = {"type": kind, "status": "True" if ok else "False"}
     if not ok and reason:

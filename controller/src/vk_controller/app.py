@@ -1,0 +1,241 @@
+"""The controller's composition root: connects to both sides, registers the node and runs every loop.
+
+Start-up order: handshake with the provider (retried until it answers, so the Node is registered with the
+provider's real capacity, never an invented one), register or adopt the Node, then run concurrently: the Lease,
+node status, provider health checks, the provider's status stream, the pod watch and the two pod queues.
+
+Shutdown (SIGTERM, SIGINT) cancels everything within ``shutdown_timeout`` and leaves the provider's pods running:
+the next start adopts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from vk_controller import __version__
+from vk_controller.kube import KubeClient, load_config
+from vk_controller.kube.events import EventRecorder
+from vk_controller.kube.objects import KubeObjects
+from vk_controller.node.lease import LeaseKeeper
+from vk_controller.node.registration import NodeSpec, default_address, register
+from vk_controller.node.status import NodeStatus
+from vk_controller.pods.controller import PodController, is_retryable
+from vk_controller.pods.provider_state import ProviderState
+from vk_controller.pods.resolved import ClusterDNS
+from vk_controller.pods.resolver import Resolver, ResolverSettings
+from vk_controller.provider.client import PodGone, ProviderClient, Synced, TLSSettings
+from vk_controller.provider.nodetemplate import node_template
+from vk_controller.provider.pods import ProviderPods
+from vk_controller.provider.records import ProviderPod
+from vk_controller.settings import Settings
+from vk_controller.workqueue import run_workers
+from vk_provider_sdk.errors import ProviderError
+
+log = logging.getLogger(__name__)
+
+
+class Controller:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.kube = KubeClient(
+            load_config(settings.kubeconfig, settings.kube_context), user_agent=f"vk-controller/{__version__}"
+        )
+        self.provider = ProviderClient(
+            settings.provider_address,
+            tls=TLSSettings(
+                ca=settings.provider_tls_ca,
+                cert=settings.provider_tls_cert,
+                key=settings.provider_tls_key,
+                server_name=settings.provider_tls_server_name,
+            ),
+            call_timeout=settings.provider_call_timeout,
+            ping_timeout=settings.provider_ping_timeout,
+        )
+        self.events = EventRecorder(self.kube, host=settings.node_name)
+        self.provider_state = ProviderState()
+        self.node_status: NodeStatus | None = None
+        self.pods: PodController | None = None
+        self._node: dict[str, Any] = {}
+
+    async def _handshake(self) -> Any:
+        delay = 0.2
+        while True:
+            try:
+                return await self.provider.handshake(node_name=self.settings.node_name, controller_version=__version__)
+            except ProviderError as error:
+                if not error.retryable:
+                    raise
+                log.warning(
+                    "provider at %s not reachable yet (%s); retrying in %.1fs", self.provider.address, error, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _node_spec(self, handshake: Any) -> NodeSpec:
+        template = node_template(
+            handshake.node, provider_name=handshake.provider_name, provider_version=handshake.provider_version
+        )
+        return NodeSpec(
+            name=self.settings.node_name,
+            template=template,
+            extra_labels=self.settings.node_labels,
+            taint_key=self.settings.taint_key,
+            disable_taint=self.settings.disable_taint,
+            address=self.settings.node_address or default_address(),
+            kubelet_port=self.settings.kubelet_port,
+        )
+
+    async def run(self) -> None:
+        handshake = await self._handshake()
+        log.info(
+            "provider %s %s (protocol %d.%d) at %s",
+            handshake.provider_name,
+            handshake.provider_version,
+            handshake.protocol_version.major,
+            handshake.protocol_version.minor,
+            self.provider.address,
+        )
+        spec = self._node_spec(handshake)
+        caps = handshake.capabilities
+        can_update = bool(caps.pod_update.image or caps.pod_update.resources or caps.pod_update.metadata)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.events.run(), name="events")
+            self._node = await register(self.kube, spec, self.events)
+            self.node_status = NodeStatus(
+                self.kube, self.events, spec=spec, update_frequency=self.settings.node_status_update_frequency
+            )
+            self.node_status.set_node_uid(self._node["metadata"]["uid"])
+            self.node_status.set_health(True, "KubeletReady", f"provider {handshake.provider_name} is healthy")
+            self.pods = PodController(
+                kube=self.kube,
+                events=self.events,
+                backend=ProviderPods(self.provider, include_pod_json=handshake.include_kubernetes_pod_json),
+                provider=self.provider_state,
+                node_name=self.settings.node_name,
+                node_address=lambda: spec.address,
+                provider_name=handshake.provider_name,
+                resolve=Resolver(
+                    KubeObjects(self.kube),
+                    ResolverSettings(
+                        cluster_dns=(
+                            ClusterDNS(self.settings.cluster_dns, self.settings.cluster_domain)
+                            if self.settings.cluster_dns
+                            else None
+                        ),
+                        node_allocatable=spec.template.allocatable,
+                        api_server_host=self.settings.kubernetes_service_host,
+                        api_server_port=self.settings.kubernetes_service_port,
+                    ),
+                ).resolve,
+                can_update=can_update,
+            )
+            lease = LeaseKeeper(
+                self.kube,
+                node_name=self.settings.node_name,
+                node_uid=lambda: str(self._node["metadata"]["uid"]),
+                duration_seconds=self.settings.lease_duration,
+                renew_interval=self.settings.lease_renew_interval,
+            )
+            group.create_task(lease.run(), name="lease")
+            group.create_task(self.node_status.run(), name="node-status")
+            group.create_task(self._ping_loop(), name="provider-ping")
+            group.create_task(self._watch_provider(), name="provider-watch")
+            group.create_task(self._watch_pods(), name="pod-informer")
+            workers = self.settings.pod_sync_workers
+            group.create_task(
+                run_workers(self.pods.sync_queue, self.pods.sync, workers=workers, is_retryable=is_retryable)
+            )
+            group.create_task(
+                run_workers(self.pods.status_queue, self.pods.sync_status, workers=workers, is_retryable=is_retryable)
+            )
+            log.info("node %s running", self.settings.node_name)
+
+    async def _watch_pods(self) -> None:
+        assert self.pods is not None
+        informer = self.pods.pods
+        watching = asyncio.create_task(informer.run())
+        await informer.synced.wait()
+        self.pods.kubernetes_synced()
+        await watching
+
+    async def _ping_loop(self) -> None:
+        assert self.node_status is not None
+        while True:
+            health = await self.provider.ping()
+            if health.healthy:
+                self.node_status.set_health(True, "KubeletReady", "provider is healthy")
+            else:
+                self.node_status.set_health(False, health.reason, health.message or "provider is not healthy")
+            await asyncio.sleep(self.settings.provider_ping_interval)
+
+    async def _watch_provider(self) -> None:
+        """Consume the provider's status stream forever, resyncing from its snapshot after every reconnect."""
+        assert self.pods is not None
+        pods = self.pods
+        delay = 0.2
+        first = True
+        while True:
+            if not first:
+                try:
+                    await self.provider.handshake(node_name=self.settings.node_name, controller_version=__version__)
+                except ProviderError as error:
+                    log.info("provider not back yet (%s); retrying in %.1fs", error, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+            first = False
+            self.provider_state.begin_snapshot()
+            try:
+                async for event in self.provider.watch_pods():
+                    if isinstance(event, Synced):
+                        vanished = self.provider_state.end_snapshot()
+                        for pod in vanished:
+                            pods.provider_gone(pod.key)
+                        pods.provider_synced()
+                        delay = 0.2
+                        log.info("provider status stream synced: %d pods", len(self.provider_state))
+                    elif isinstance(event, PodGone):
+                        self.provider_state.remove(event)
+                        pods.provider_gone(f"{event.ref.namespace}/{event.ref.name}")
+                    else:
+                        record = ProviderPod.from_record(event)
+                        self.provider_state.put(record)
+                        pods.provider_changed(record)
+                log.warning("provider status stream ended; reconnecting")
+            except ProviderError as error:
+                log.warning("provider status stream failed (%s); reconnecting in %.1fs", error, delay)
+            self.provider_state.synced = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.events.flush(), timeout=2)
+        await self.provider.close()
+        await self.kube.close()
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then stop within ``settings.shutdown_timeout``."""
+    controller = Controller(settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    running = asyncio.create_task(controller.run(), name="controller")
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if running in done:
+            running.result()  # a crash: raise it
+        log.info("stopping; provider pods keep running for the next start to adopt")
+    finally:
+        running.cancel()
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+            await asyncio.wait_for(asyncio.gather(running, return_exceptions=True), timeout=settings.shutdown_timeout)
+        await asyncio.wait_for(controller.close(), timeout=settings.shutdown_timeout)

@@ -1,0 +1,120 @@
+"""The product's processes as the tests and the demo run them: a provider and a controller, each its own process,
+talking over real gRPC and to the real API server.
+
+Intervals are passed in so tests can shorten them; every wait a test makes derives from them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vk_harness.controlplane import ControlPlane, ControlPlaneError, Identity
+from vk_harness.processes import Process, free_port
+
+
+def _console_script(name: str) -> str:
+    """The workspace's console script, next to the running interpreter (the venv's bin)."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
+
+
+@dataclass
+class ProviderProcess:
+    process: Process
+    address: str
+    state_file: Path | None
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "listening on" in self.process.log_tail(200):
+                return
+            if not self.process.running():
+                raise ControlPlaneError(f"provider exited ({self.process.exit_code()}):\n{self.process.log_tail()}")
+            time.sleep(0.05)
+        raise ControlPlaneError(f"provider did not start listening within {timeout}s:\n{self.process.log_tail()}")
+
+
+def start_mock_provider(
+    workdir: Path,
+    *,
+    name: str = "mock-provider",
+    port: int | None = None,
+    state_file: Path | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> ProviderProcess:
+    port = port or free_port()
+    address = f"127.0.0.1:{port}"
+    argv = [_console_script("vk-provider-mock"), "--listen", address, *extra_args]
+    if state_file is not None:
+        argv += ["--state-file", str(state_file)]
+    process = Process(name, argv, log_path=workdir / f"{name}.log")
+    process.start()
+    provider = ProviderProcess(process=process, address=address, state_file=state_file)
+    provider.wait_ready()
+    return provider
+
+
+@dataclass(frozen=True)
+class ControllerIntervals:
+    """The controller's timing knobs; the defaults here are the tests' shortened ones."""
+
+    lease_renew_interval: float = 1.0
+    lease_duration: int = 4
+    node_status_update_frequency: float = 5.0
+    provider_ping_interval: float = 0.5
+    provider_ping_timeout: float = 1.0
+    provider_call_timeout: float = 10.0
+
+    def args(self) -> list[str]:
+        return [
+            f"--node-lease-renew-interval={self.lease_renew_interval}",
+            f"--node-lease-duration={self.lease_duration}",
+            f"--node-status-update-frequency={self.node_status_update_frequency}",
+            f"--provider-ping-interval={self.provider_ping_interval}",
+            f"--provider-ping-timeout={self.provider_ping_timeout}",
+            f"--provider-call-timeout={self.provider_call_timeout}",
+        ]
+
+
+@dataclass
+class ControllerProcess:
+    process: Process
+    node_name: str
+    identity: Identity
+    intervals: ControllerIntervals = field(default_factory=ControllerIntervals)
+
+
+def start_controller(
+    plane: ControlPlane,
+    workdir: Path,
+    *,
+    node_name: str,
+    provider_address: str,
+    intervals: ControllerIntervals | None = None,
+    extra_args: tuple[str, ...] = (),
+    name: str | None = None,
+) -> ControllerProcess:
+    """vk-controller running as the node's own identity (``system:node:<name>``), as in production."""
+    intervals = intervals or ControllerIntervals()
+    identity = plane.node_identity(node_name)
+    argv = [
+        _console_script("vk-controller"),
+        f"--nodename={node_name}",
+        f"--kubeconfig={identity.kubeconfig}",
+        f"--provider-address={provider_address}",
+        "--node-address=127.0.0.1",
+        "--log-level=debug" if os.environ.get("VK_TEST_DEBUG") else "--log-level=info",
+        *intervals.args(),
+        *extra_args,
+    ]
+    process = Process(
+        name or f"controller-{node_name}", argv, log_path=workdir / f"{name or 'controller-' + node_name}.log"
+    )
+    process.start()
+    return ControllerProcess(process=process, node_name=node_name, identity=identity, intervals=intervals)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 
 from integration.stack_fixtures import Stack, wait_for
+from vk_controller.pods import quantity
 
 
 def test_the_node_registers_with_the_providers_template_and_a_taint(stack: Stack) -> None:
@@ -15,7 +16,7 @@ def test_the_node_registers_with_the_providers_template_and_a_taint(stack: Stack
     assert labels["kubernetes.io/hostname"] == stack.node
     assert labels["kubernetes.io/os"] == node["status"]["nodeInfo"]["operatingSystem"]
     assert {"key": "virtual-kubelet.io/provider", "value": "mock", "effect": "NoSchedule"} in node["spec"]["taints"]
-    assert int(node["status"]["capacity"]["pods"]) > 0
+    assert quantity.value(node["status"]["capacity"]["pods"]) == 1000, "the mock's default capacity"
     assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
     assert {"type": "InternalIP", "address": "127.0.0.1"} in node["status"]["addresses"]
     assert node["status"]["nodeInfo"]["kubeletVersion"].startswith("v1.")

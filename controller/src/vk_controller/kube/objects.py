@@ -20,6 +20,12 @@ class NotYetAuthorized(Forbidden):
     retryable = True
 
 
+class NotYetVisible(NotFound):
+    """The API server answered 404 for the pod a TokenRequest is bound to: its cache has not seen the pod yet."""
+
+    retryable = True
+
+
 class KubeObjects:
     def __init__(self, kube: KubeClient) -> None:
         self._kube = kube

@@ -223,10 +223,17 @@ class PodController:
                 return None
             self._events.record(pod_ref(pod), WARNING, "ProviderCreateFailed", f"{error.reason}: {error.message}")
             raise
-        self.provider.put(created)
+        self._remember(created)
         self._events.record(pod_ref(pod), NORMAL, "Created", f"Created pod on provider {self._provider_name}")
         self.status_queue.add(created.key)
         return None
+
+    def _remember(self, answered: ProviderPod) -> None:
+        """Keep a create or update answer unless the status stream already brought this revision or a newer one:
+        the stream is ordered, an answer can arrive after later stream events and must not undo them."""
+        known = self.provider.get(answered.uid)
+        if known is None or known.revision != answered.revision:
+            self.provider.put(answered)
 
     async def _wait_for_config(self, pod: Json, missing: MissingReference) -> Requeue:
         """A mandatory configMap or secret is missing: Pending, containers waiting, an Event; look again soon."""
@@ -263,7 +270,7 @@ class PodController:
                 self._events.record(pod_ref(pod), WARNING, "ProviderUpdateFailed", f"{error.reason}: {error.message}")
                 raise TerminalError(str(error)) from error
             raise
-        self.provider.put(updated)
+        self._remember(updated)
         self.status_queue.add(updated.key)
 
     async def _delete_on_provider(self, pod: Json, *, grace: int | None, reason: Any) -> bool:
@@ -414,7 +421,7 @@ _IGNORED_CONDITION_FIELDS = ("lastProbeTime", "lastTransitionTime", "lastHeartbe
 def _comparable(status: Json) -> Json:
     out = dict(status)
     out["conditions"] = sorted(
-        ({k: v for k, v in c.items() if k not in _IGNORED_CONDITION_FIELDS} for c in status.get("conditions", [])),
+        ({k: v for k, v in c.items() if k not in _IGNORED_CONDITION_FIELDS} for c in status.get("conditions") or []),
         key=lambda c: str(c.get("type")),
     )
     return out

@@ -141,6 +141,17 @@ class ControlPlane:
         """Credentials of the kubelet of ``node_name``: user ``system:node:<name>`` in group ``system:nodes``."""
         return self._identity(f"node-{node_name}", f"system:node:{node_name}", ("system:nodes",))
 
+    def kubelet_serving_credentials(self, node_name: str, address: str = "127.0.0.1") -> KeyPair:
+        """A serving certificate for the node's kubelet API, signed by the CA the API server verifies kubelets with."""
+        return self.ca.issue(
+            f"kubelet-serving-{node_name}",
+            common_name=f"system:node:{node_name}",
+            organizations=("system:nodes",),
+            dns_names=(node_name,),
+            ip_addresses=(address,),
+            server=True,
+        )
+
     def user_identity(self, user: str, groups: tuple[str, ...] = ()) -> Identity:
         return self._identity(f"user-{user.replace(':', '-')}", user, groups)
 
@@ -196,6 +207,8 @@ class ControlPlane:
             f"--kubelet-client-certificate={self.kubelet_client.cert_path}",
             f"--kubelet-client-key={self.kubelet_client.key_path}",
             f"--kubelet-certificate-authority={self.ca.cert_path}",
+            # Reach kubelets (our controller's kubelet API) by the InternalIP they advertise, never by a DNS lookup.
+            "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
             f"--cert-dir={pki}",
             *self._extra_apiserver_args,
         ]
@@ -206,6 +219,25 @@ class ControlPlane:
         )
         self._apiserver.start()
         _wait_until(self.rest.healthy, timeout=120, what="kube-apiserver /readyz", process=self._apiserver)
+        self._grant_kubelet_api_access()
+
+    def _grant_kubelet_api_access(self) -> None:
+        """Let the API server's kubelet-client identity use the kubelet API, as kubeadm does."""
+        self.rest.create(
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            {
+                "metadata": {"name": "vk-harness:kube-apiserver-kubelet-client"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": "system:kubelet-api-admin",
+                },
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "kube-apiserver-kubelet-client"}
+                ],
+            },
+            exist_ok=True,
+        )
 
     def restart_apiserver(self) -> None:
         """Stop and start kube-apiserver on the same port and store, as an upgrade or a crash would."""

@@ -1,5 +1,6 @@
-"""The README's demo: a local control plane (etcd, kube-apiserver, kube-scheduler), the mock provider and the
-controller; an example pod scheduled onto the virtual node, Running, and its logs. Ctrl-C stops everything.
+"""The README's demo: a local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), the
+mock provider and the controller; an example pod scheduled onto the virtual node, Running, and its logs. Ctrl-C
+stops everything.
 
 ``--once`` exits after showing the logs (the tests run it that way).
 """
@@ -15,7 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from vk_harness.controlplane import ControlPlane
+from vk_harness.controlplane import ControlPlane, ControlPlaneError
+from vk_harness.processes import Process
+from vk_harness.rest import ApiError
 from vk_harness.stack import ControllerIntervals, start_controller, start_mock_provider
 
 NODE = "vk-demo"
@@ -32,13 +35,27 @@ def _show(plane: ControlPlane, *args: str) -> str:
     return out
 
 
+def _wait_registered(plane: ControlPlane, controller: Process, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            plane.rest.get(f"/api/v1/nodes/{NODE}")
+            return
+        except ApiError:
+            if not controller.running():
+                raise ControlPlaneError(f"vk-controller exited:\n{controller.log_tail()}") from None
+            time.sleep(0.2)
+    raise ControlPlaneError(f"node {NODE} was not registered within {timeout:.0f}s:\n{controller.log_tail()}")
+
+
 def run(workdir: Path, *, once: bool, example: Path) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     plane = ControlPlane(workdir)
     try:
-        _say("starting etcd, kube-apiserver and kube-scheduler on loopback")
+        _say("starting etcd, kube-apiserver, kube-controller-manager and kube-scheduler on loopback")
         plane.start()
+        plane.start_controller_manager()  # its node lifecycle controller lifts the not-ready taint of new nodes
         plane.start_scheduler()
         plane.create_namespace("default")
         _say("starting vk-provider-mock and vk-controller (as system:node:" + NODE + ")")
@@ -50,6 +67,7 @@ def run(workdir: Path, *, once: bool, example: Path) -> int:
             provider_address=provider.address,
             intervals=ControllerIntervals(lease_renew_interval=10, lease_duration=40, node_status_update_frequency=60),
         )
+        _wait_registered(plane, controller.process)
         plane.kubectl("wait", "--for=condition=Ready", f"node/{NODE}", "--timeout=60s")
         _say(f"creating {example.name}")
         _show(plane, "apply", "-f", str(example))

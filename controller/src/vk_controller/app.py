@@ -19,6 +19,7 @@ from typing import Any
 from vk_controller import __version__
 from vk_controller.kube import KubeClient, load_config
 from vk_controller.kube.events import EventRecorder
+from vk_controller.kube.informer import Informer
 from vk_controller.kube.objects import KubeObjects
 from vk_controller.node.lease import LeaseKeeper
 from vk_controller.node.registration import NodeSpec, default_address, register
@@ -60,6 +61,8 @@ class Controller:
         self.node_status: NodeStatus | None = None
         self.pods: PodController | None = None
         self._node: dict[str, Any] = {}
+        # Service links need every service of a pod's namespace: watch them, as the kubelet does.
+        self.services = Informer(self.kube, "/api/v1/services", on_change=lambda _key: None)
 
     async def _handshake(self) -> Any:
         delay = 0.2
@@ -119,7 +122,7 @@ class Controller:
                 node_address=lambda: spec.address,
                 provider_name=handshake.provider_name,
                 resolve=Resolver(
-                    KubeObjects(self.kube),
+                    KubeObjects(self.kube, services=self.services),
                     ResolverSettings(
                         cluster_dns=(
                             ClusterDNS(self.settings.cluster_dns, self.settings.cluster_domain)
@@ -145,6 +148,7 @@ class Controller:
             group.create_task(self._ping_loop(), name="provider-ping")
             group.create_task(self._watch_provider(), name="provider-watch")
             group.create_task(self._watch_pods(), name="pod-informer")
+            group.create_task(self.services.run(), name="service-informer")
             workers = self.settings.pod_sync_workers
             group.create_task(
                 run_workers(self.pods.sync_queue, self.pods.sync, workers=workers, is_retryable=is_retryable)

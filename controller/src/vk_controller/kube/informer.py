@@ -52,6 +52,16 @@ class Informer:
         self.synced = asyncio.Event()
         self.relists = 0
 
+    def wrote(self, obj: Obj) -> None:
+        """Our own write returned ``obj``: cache it now, so the next write does not start from a stale version.
+
+        The watch brings the same version a moment later; until then a second write would fail its
+        resourceVersion precondition for nothing.
+        """
+        key = object_key(obj)
+        if key in self._cache and self._cache[key]["metadata"].get("uid") == obj["metadata"].get("uid"):
+            self._cache[key] = obj
+
     def get(self, key: str) -> Obj | None:
         return self._cache.get(key)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from vk_controller.kube.client import KubeClient
 from vk_controller.kube.errors import Forbidden, NotFound
+from vk_controller.kube.informer import Informer
 
 Json = dict[str, Any]
 
@@ -27,8 +28,9 @@ class NotYetVisible(NotFound):
 
 
 class KubeObjects:
-    def __init__(self, kube: KubeClient) -> None:
+    def __init__(self, kube: KubeClient, *, services: Informer | None = None) -> None:
         self._kube = kube
+        self._services = services
 
     async def _get(self, path: str) -> Json | None:
         try:
@@ -46,6 +48,12 @@ class KubeObjects:
         return await self._get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
 
     async def services(self, namespace: str) -> list[Json]:
+        """The namespace's services: from the service watch once it has synced (as the kubelet does), else a GET."""
+        if self._services is not None and self._services.synced.is_set():
+            prefix = namespace + "/"
+            return [
+                obj for key in self._services.all_keys() if key.startswith(prefix) and (obj := self._services.get(key))
+            ]
         listed = await self._kube.get(f"/api/v1/namespaces/{namespace}/services")
         items: list[Json] = listed.get("items", [])
         for item in items:

@@ -356,7 +356,10 @@ class PodController:
     async def _patch_status(self, pod: Json, status: Json) -> None:
         meta = pod["metadata"]
         body = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": status}
-        await self._kube.patch(_path(meta["namespace"], meta["name"]) + "/status", body, content_type=MERGE_PATCH)
+        written = await self._kube.patch(
+            _path(meta["namespace"], meta["name"]) + "/status", body, content_type=MERGE_PATCH
+        )
+        self.pods.wrote(written)
 
     def desired_status(self, pod: Json, record: ProviderPod) -> Json:
         spec = pod["spec"]

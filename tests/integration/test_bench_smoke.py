@@ -1,0 +1,21 @@
+"""The burst benchmark still runs end to end (a short smoke run; benchmarks measure, tests do not)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_burst_benchmark_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "burst.py"), "--pods", "20", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "median ratio:" in result.stdout

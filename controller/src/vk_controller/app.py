@@ -2,7 +2,8 @@
 
 Start-up order: handshake with the provider (retried until it answers, so the Node is registered with the
 provider's real capacity, never an invented one), register or adopt the Node, then run concurrently: the Lease,
-node status, provider health checks, the provider's status stream, the pod watch and the two pod queues.
+node status, provider health checks, the provider's status stream, the pod watch, the two pod queues, the kubelet
+API (``--kubelet-port``) and the plain health endpoint (``--healthz-port``).
 
 Shutdown (SIGTERM, SIGINT) cancels everything within ``shutdown_timeout`` and leaves the provider's pods running:
 the next start adopts them.
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Iterable
 from typing import Any
 
 from vk_controller import __version__
@@ -21,6 +23,10 @@ from vk_controller.kube import KubeClient, load_config
 from vk_controller.kube.events import EventRecorder
 from vk_controller.kube.informer import Informer
 from vk_controller.kube.objects import KubeObjects
+from vk_controller.kube.references import ReferencedObjects
+from vk_controller.kubeletapi.context import KubeletContext
+from vk_controller.kubeletapi.health import serve_health
+from vk_controller.kubeletapi.server import ServerSettings, serve_kubelet_api
 from vk_controller.node.lease import LeaseKeeper
 from vk_controller.node.registration import NodeSpec, default_address, register
 from vk_controller.node.status import NodeStatus
@@ -28,6 +34,7 @@ from vk_controller.pods.controller import PodController, is_retryable
 from vk_controller.pods.provider_state import ProviderState
 from vk_controller.pods.resolved import ClusterDNS
 from vk_controller.pods.resolver import Resolver, ResolverSettings
+from vk_controller.provider.capabilities import Capabilities, capabilities
 from vk_controller.provider.client import PodGone, ProviderClient, Synced, TLSSettings
 from vk_controller.provider.nodetemplate import node_template
 from vk_controller.provider.pods import ProviderPods
@@ -37,6 +44,10 @@ from vk_controller.workqueue import run_workers
 from vk_provider_sdk.errors import ProviderError
 
 log = logging.getLogger(__name__)
+
+#: Node features declared in ``status.declaredFeatures``: the API server then proxies WebSocket exec/attach (v5)
+#: and port-forward tunnels to the kubelet API as they are, instead of translating them to SPDY.
+DECLARED_FEATURES = ("ExtendWebSocketsToKubelet",)
 
 
 class Controller:
@@ -58,6 +69,8 @@ class Controller:
         )
         self.events = EventRecorder(self.kube, host=settings.node_name)
         self.provider_state = ProviderState()
+        self.capabilities = Capabilities()
+        self.provider_name = ""
         self.node_status: NodeStatus | None = None
         self.pods: PodController | None = None
         self._node: dict[str, Any] = {}
@@ -90,6 +103,33 @@ class Controller:
             disable_taint=self.settings.disable_taint,
             address=self.settings.node_address or default_address(),
             kubelet_port=self.settings.kubelet_port,
+            declared_features=DECLARED_FEATURES,
+        )
+
+    def _kubelet_context(self) -> KubeletContext:
+        def pod(namespace: str, name: str) -> dict[str, Any] | None:
+            return self.pods.pods.get(f"{namespace}/{name}") if self.pods is not None else None
+
+        return KubeletContext(
+            node_name=self.settings.node_name,
+            pod=pod,
+            pods=lambda: list(self.pods.pods.values()) if self.pods is not None else [],
+            provider=self.provider,
+            capabilities=lambda: self.capabilities,
+            provider_name=self.provider_name,
+            running_pods=lambda: [r for p in self.provider_state.pods() if (r := p.running()) is not None],
+        )
+
+    def _kubelet_server(self, spec: NodeSpec) -> ServerSettings:
+        settings = self.settings
+        return ServerSettings(
+            address=settings.kubelet_address,
+            port=settings.kubelet_port,
+            tls_cert_file=settings.tls_cert_file,
+            tls_key_file=settings.tls_private_key_file,
+            client_ca_file=settings.client_ca_file,
+            anonymous_auth=settings.anonymous_auth,
+            node_addresses=(spec.address,),
         )
 
     async def run(self) -> None:
@@ -103,8 +143,8 @@ class Controller:
             self.provider.address,
         )
         spec = self._node_spec(handshake)
-        caps = handshake.capabilities
-        can_update = bool(caps.pod_update.image or caps.pod_update.resources or caps.pod_update.metadata)
+        caps = self.capabilities = capabilities(handshake.capabilities)
+        self.provider_name = handshake.provider_name
         async with asyncio.TaskGroup() as group:
             group.create_task(self.events.run(), name="events")
             self._node = await register(self.kube, spec, self.events)
@@ -113,6 +153,8 @@ class Controller:
             )
             self.node_status.set_node_uid(self._node["metadata"]["uid"])
             self.node_status.set_health(True, "KubeletReady", f"provider {handshake.provider_name} is healthy")
+            references = ReferencedObjects(self.kube, on_change=lambda keys: self._references_changed(keys))
+            objects = KubeObjects(self.kube, services=self.services, references=references)
             self.pods = PodController(
                 kube=self.kube,
                 events=self.events,
@@ -122,7 +164,7 @@ class Controller:
                 node_address=lambda: spec.address,
                 provider_name=handshake.provider_name,
                 resolve=Resolver(
-                    KubeObjects(self.kube, services=self.services),
+                    objects,
                     ResolverSettings(
                         cluster_dns=(
                             ClusterDNS(self.settings.cluster_dns, self.settings.cluster_domain)
@@ -134,7 +176,9 @@ class Controller:
                         api_server_port=self.settings.kubernetes_service_port,
                     ),
                 ).resolve,
-                can_update=can_update,
+                can_update=caps.any_update or caps.volume_updates,
+                references=references,
+                refresh_in=objects.token_refresh_in,
             )
             lease = LeaseKeeper(
                 self.kube,
@@ -149,6 +193,13 @@ class Controller:
             group.create_task(self._watch_provider(), name="provider-watch")
             group.create_task(self._watch_pods(), name="pod-informer")
             group.create_task(self.services.run(), name="service-informer")
+            group.create_task(
+                serve_kubelet_api(self._kubelet_context(), self.kube, self._kubelet_server(spec)), name="kubelet-api"
+            )
+            if self.settings.healthz_port:
+                group.create_task(
+                    serve_health(self.settings.healthz_bind_address, self.settings.healthz_port), name="healthz"
+                )
             workers = self.settings.pod_sync_workers
             group.create_task(
                 run_workers(self.pods.sync_queue, self.pods.sync, workers=workers, is_retryable=is_retryable)
@@ -157,6 +208,10 @@ class Controller:
                 run_workers(self.pods.status_queue, self.pods.sync_status, workers=workers, is_retryable=is_retryable)
             )
             log.info("node %s running", self.settings.node_name)
+
+    def _references_changed(self, keys: Iterable[str]) -> None:
+        if self.pods is not None:
+            self.pods.references_changed(keys)
 
     async def _watch_pods(self) -> None:
         assert self.pods is not None
@@ -185,7 +240,10 @@ class Controller:
         while True:
             if not first:
                 try:
-                    await self.provider.handshake(node_name=self.settings.node_name, controller_version=__version__)
+                    handshake = await self.provider.handshake(
+                        node_name=self.settings.node_name, controller_version=__version__
+                    )
+                    self.capabilities = capabilities(handshake.capabilities)
                 except ProviderError as error:
                     log.info("provider not back yet (%s); retrying in %.1fs", error, delay)
                     await asyncio.sleep(delay)

@@ -20,13 +20,14 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from vk_controller.kube import ApiError, Conflict, KubeClient, NotFound
 from vk_controller.kube.client import MERGE_PATCH
 from vk_controller.kube.events import NORMAL, WARNING, EventRecorder, pod_ref
 from vk_controller.kube.informer import Informer
+from vk_controller.kube.references import ReferencedObjects
 from vk_controller.kube.times import format_time, now, parse_time
 from vk_controller.pods import unsupported
 from vk_controller.pods.conditions import TERMINAL_PHASES, pod_conditions, pod_phase, waiting_status
@@ -74,6 +75,10 @@ def revision_of(pod: Json) -> str:
     return f"{generation or 0}-{digest.hexdigest()}"
 
 
+def _full_revision(spec_revision: str, resolved: ResolvedPod | None) -> str:
+    return f"{spec_revision}.{resolved.digest if resolved is not None else ''}"
+
+
 def _is_terminal(pod: Json) -> bool:
     return pod.get("status", {}).get("phase") in TERMINAL_PHASES
 
@@ -96,6 +101,8 @@ class PodController:
         resolve: Resolver = _no_resolution,
         can_update: bool = False,
         config_retry_max: float = 10.0,
+        references: ReferencedObjects | None = None,
+        refresh_in: Callable[[str], float | None] = lambda _uid: None,
     ) -> None:
         self._kube = kube
         self._events = events
@@ -106,6 +113,9 @@ class PodController:
         self._provider_name = provider_name
         self._resolve = resolve
         self._can_update = can_update
+        self._references = references
+        self._refresh_in = refresh_in
+        self._stale: set[str] = set()  # keys whose referenced objects changed since their last resolution
         self.sync_queue: WorkQueue[str] = WorkQueue(name="pod-sync")
         self.status_queue: WorkQueue[str] = WorkQueue(name="pod-status")
         self.pods = Informer(
@@ -122,8 +132,20 @@ class PodController:
     # -- wiring -------------------------------------------------------------------------------------------------
 
     def _pod_changed(self, key: str) -> None:
+        if self._references is not None:
+            pod = self.pods.get(key)
+            if pod is None or pod["metadata"].get("deletionTimestamp"):
+                self._references.forget(key)
+            else:
+                self._references.track(key, pod)
         self.sync_queue.add(key)
         self.status_queue.add(key)
+
+    def references_changed(self, keys: Iterable[str]) -> None:
+        """A configMap or secret these pods reference appeared or changed: resolve them again."""
+        for key in keys:
+            self._stale.add(key)
+            self.sync_queue.add(key)
 
     def provider_changed(self, pod: ProviderPod) -> None:
         self.status_queue.add(pod.key)
@@ -148,6 +170,16 @@ class PodController:
     # -- pod sync -----------------------------------------------------------------------------------------------
 
     async def sync(self, key: str) -> Requeue | None:
+        try:
+            return await self._sync(key)
+        except Exception as error:
+            if not is_retryable(error) and not isinstance(error, TerminalError):
+                pod = self.pods.get(key)
+                if pod is not None:  # never silent: the user sees why nothing happens
+                    self._events.record(pod_ref(pod), WARNING, "FailedSync", f"{type(error).__name__}: {error}")
+            raise
+
+    async def _sync(self, key: str) -> Requeue | None:
         if key == _SWEEP:
             await self._sweep_orphans()
             return None
@@ -184,9 +216,28 @@ class PodController:
             waiting = await self._create(pod)
             if waiting is not None:
                 return waiting
-        elif self._can_update and not record.deleting and record.revision != revision_of(pod):
-            await self._update(pod)
-        return Requeue(deadline) if deadline is not None else None
+        elif self._can_update and not record.deleting:
+            await self._maybe_update(key, pod, record)
+        later = [t for t in (deadline, self._refresh_in(uid)) if t is not None]
+        return Requeue(max(min(later), 0.05)) if later else None
+
+    async def _maybe_update(self, key: str, pod: Json, record: ProviderPod) -> None:
+        """Send UpdatePod when the spec, a referenced object or a due token changes what the provider runs."""
+        spec_revision = revision_of(pod)
+        refresh = self._refresh_in(pod["metadata"]["uid"])
+        token_due = refresh is not None and refresh <= 0
+        if key not in self._stale and not token_due and record.revision.startswith(spec_revision + "."):
+            return
+        self._stale.discard(key)
+        try:
+            resolved = await self._resolve(pod)
+        except (MissingReference, ConversionError) as error:
+            # As the kubelet does, a running pod keeps the content it has when a reference disappears.
+            log.info("pod %s keeps its current content: %s", key, error)
+            return
+        revision = _full_revision(spec_revision, resolved)
+        if revision != record.revision or token_due:
+            await self._update(pod, resolved, revision)
 
     def _deadline_left(self, pod: Json) -> float | None:
         seconds = pod["spec"].get("activeDeadlineSeconds")
@@ -213,7 +264,9 @@ class PodController:
             return None
         self._config_waits.pop(meta["uid"], None)
         try:
-            created = await self._backend.create(pod, revision=revision_of(pod), resolved=resolved)
+            created = await self._backend.create(
+                pod, revision=_full_revision(revision_of(pod), resolved), resolved=resolved
+            )
         except ConversionError as error:
             await self._fail(pod, "InvalidPodSpec", str(error))
             return None
@@ -261,10 +314,9 @@ class PodController:
             self._events.record(pod_ref(pod), WARNING, "Failed", f"Error: {message}")
         return Requeue(min(0.5 * 2**attempts, self._config_retry_max))
 
-    async def _update(self, pod: Json) -> None:
-        resolved = await self._resolve(pod)
+    async def _update(self, pod: Json, resolved: ResolvedPod | None, revision: str) -> None:
         try:
-            updated = await self._backend.update(pod, revision=revision_of(pod), resolved=resolved)
+            updated = await self._backend.update(pod, revision=revision, resolved=resolved)
         except ProviderError as error:
             if not error.retryable:
                 self._events.record(pod_ref(pod), WARNING, "ProviderUpdateFailed", f"{error.reason}: {error.message}")

@@ -126,3 +126,6 @@ class ResolvedPod:
     # The node's allocatable quantities ("cpu", "memory", "ephemeral-storage"): the values resourceFieldRef gives
     # for limits a container does not set.
     node_allocatable: Mapping[str, str] = field(default_factory=dict)
+    # Changes when anything resolved changes, except service-account token values (a fresh token for the same
+    # account and audience is not a change of the pod); empty when not computed.
+    digest: str = ""

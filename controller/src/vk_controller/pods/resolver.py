@@ -13,6 +13,8 @@ ones are skipped, as the kubelet does. Secret values never appear in messages ra
 from __future__ import annotations
 
 import base64
+import dataclasses
+import hashlib
 import json
 import logging
 import re
@@ -40,6 +42,28 @@ Json = dict[str, Any]
 
 DEFAULT_MODE = 0o644
 DEFAULT_TOKEN_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class _TokenFile(ResolvedFile):
+    """A service-account token file; ``identity`` (account, audience, lifetime) stands for it in the digest."""
+
+    identity: str = ""
+
+
+def _digest(resolved: ResolvedPod) -> str:
+    def stable(value: Any) -> Any:
+        if isinstance(value, _TokenFile):
+            return ("token", value.path, value.mode, value.identity)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return tuple(stable(getattr(value, f.name)) for f in dataclasses.fields(value))
+        if isinstance(value, Mapping):
+            return tuple(sorted((str(k), stable(v)) for k, v in value.items()))
+        if isinstance(value, list | tuple):
+            return tuple(stable(v) for v in value)
+        return value
+
+    return hashlib.blake2b(repr(stable(resolved)).encode(), digest_size=8).hexdigest()
 
 
 class MissingReference(Exception):
@@ -147,7 +171,7 @@ class Resolver:
             resolved = await self._volume_files(pod, volume, where)
             if resolved is not None:
                 files[volume["name"]] = resolved
-        return ResolvedPod(
+        result = ResolvedPod(
             env=env,
             service_env=await self._services_env(pod),
             files=files,
@@ -156,6 +180,7 @@ class Resolver:
             cluster_dns=self._settings.cluster_dns,
             node_allocatable=dict(self._settings.node_allocatable or {}),
         )
+        return dataclasses.replace(result, digest=_digest(result))
 
     # -- env ----------------------------------------------------------------------------------------------------
 
@@ -326,7 +351,9 @@ class Resolver:
                     audience=token.get("audience") or None,
                     seconds=int(token.get("expirationSeconds") or DEFAULT_TOKEN_SECONDS),
                 )
-                files.append(ResolvedFile(token["path"], value.encode(), mode, sensitive=True))
+                audience = token.get("audience") or ""
+                identity = f"{account}|{audience}|{token.get('expirationSeconds') or DEFAULT_TOKEN_SECONDS}"
+                files.append(_TokenFile(token["path"], value.encode(), mode, sensitive=True, identity=identity))
             elif "configMap" in source:
                 files += await self._object_files(
                     namespace, "configmap", source["configMap"], f"{field}.configMap", mode

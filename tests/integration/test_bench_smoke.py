@@ -19,3 +19,15 @@ def test_the_burst_benchmark_runs() -> None:
 
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "median ratio:" in result.stdout
+
+
+def test_the_secrets_memory_benchmark_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "secrets_memory.py"), "--secrets", "50", "--pods", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "ratio after/before:" in result.stdout

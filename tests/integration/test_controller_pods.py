@@ -186,3 +186,38 @@ def test_the_controller_restarted_mid_burst_runs_every_pod_exactly_once(stack: S
     assert set(backend["pods"]) == uids, "orphans or missing pods on the provider"
     assert set(backend["creates"]) == uids
     assert set(backend["creates"].values()) == {1}, "a pod was created twice"
+
+
+def test_active_deadline_fails_the_pod_and_stops_it_on_the_provider(stack: Stack) -> None:
+    stack.create_pod("deadline", activeDeadlineSeconds=2)
+    stack.wait_ready_pod("deadline")
+    uid = stack.must_pod("deadline")["metadata"]["uid"]
+
+    failed = stack.wait_phase("deadline", "Failed", timeout=30)
+
+    assert failed["status"]["reason"] == "DeadlineExceeded"
+    assert "deadline" in failed["status"]["message"]
+    wait_for("the provider to stop the pod", lambda: uid not in stack.backend()["pods"], timeout=30)
+
+
+def test_kubectl_debug_gets_a_clear_refusal(stack: Stack) -> None:
+    stack.create_pod("debugged")
+    stack.wait_ready_pod("debugged")
+
+    stack.plane.kubectl(
+        "debug", "debugged", "-n", stack.namespace, "--image=busybox:1.36", "--container=dbg", "--", "true"
+    )
+
+    def refused() -> dict[str, Any] | None:
+        statuses = stack.must_pod("debugged")["status"].get("ephemeralContainerStatuses") or []
+        return statuses[0] if statuses else None
+
+    status = wait_for("the ephemeral container's status", refused, timeout=30)
+    assert status["state"]["terminated"]["reason"] == "EphemeralContainersNotSupported"
+    assert "kubectl debug is not supported" in status["state"]["terminated"]["message"]
+    assert stack.must_pod("debugged")["status"]["phase"] == "Running", "the pod itself keeps running"
+    wait_for(
+        "the Event",
+        lambda: [e for e in stack.events_for("debugged") if e["reason"] == "EphemeralContainersNotSupported"],
+        timeout=15,
+    )

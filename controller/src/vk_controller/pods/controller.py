@@ -435,6 +435,9 @@ class PodController:
         for field in ("podIP", "podIPs", "reason", "message"):
             if field in reported:
                 status[field] = reported[field]
+        ephemeral = [_ephemeral_refused(c, self._node_name, current) for c in spec.get("ephemeralContainers") or []]
+        if ephemeral:
+            status["ephemeralContainerStatuses"] = ephemeral
         sandbox_ready = bool(reported.get("podIP")) or any("state" in s and "waiting" not in s["state"] for s in mains)
         status["conditions"] = pod_conditions(pod, phase, inits, mains, sandbox_ready=sandbox_ready)
         return {k: v for k, v in status.items() if v is not None}
@@ -453,6 +456,11 @@ class PodController:
         await self._patch_status(pod, desired)
         if desired["phase"] != current.get("phase"):
             self._record_phase_events(pod, desired)
+        known = {s["name"] for s in current.get("ephemeralContainerStatuses") or []}
+        for refused in desired.get("ephemeralContainerStatuses", []):
+            if refused["name"] not in known:
+                message = refused["state"]["terminated"]["message"]
+                self._events.record(pod_ref(pod), WARNING, EPHEMERAL_REASON, message)
 
     def _record_phase_events(self, pod: Json, status: Json) -> None:
         phase = status["phase"]
@@ -469,6 +477,30 @@ class PodController:
 
 
 _SWEEP = "\0sweep-orphans"
+
+EPHEMERAL_REASON = "EphemeralContainersNotSupported"
+
+
+def _ephemeral_refused(container: Json, node: str, current: Json) -> Json:
+    """Ephemeral containers (kubectl debug) cannot be added to a running pod on a serverless backend: the
+    container is reported terminated with the reason, so kubectl shows it instead of waiting forever."""
+    for status in current.get("ephemeralContainerStatuses") or []:
+        if status.get("name") == container["name"]:
+            return dict(status)
+    message = (
+        f"ephemeral container {container['name']!r} cannot run: virtual node {node} cannot add containers to a "
+        "running pod (kubectl debug is not supported here; use kubectl exec, or kubectl debug --copy-to)"
+    )
+    return {
+        "name": container["name"],
+        "image": container.get("image", ""),
+        "imageID": "",
+        "ready": False,
+        "restartCount": 0,
+        "state": {"terminated": {"exitCode": 128, "reason": EPHEMERAL_REASON, "message": message}},
+        "lastState": {},
+    }
+
 
 _IGNORED_CONDITION_FIELDS = ("lastProbeTime", "lastTransitionTime", "lastHeartbeatTime")
 

@@ -1,1 +1,1 @@
-"""A virtual-kubelet provider for AWS Fargate."""
+"""A virtual-kubelet provider for AWS Fargate: pods as ECS tasks (see ``provider.py`` for the design)."""

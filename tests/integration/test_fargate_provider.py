@@ -1,0 +1,231 @@
+"""vk-provider-fargate as a process against moto server (``moto_fixtures.py``): the conformance kit, adoption of
+existing tasks after a restart, batched status polling with 500 pods, and refusals over gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from integration.moto_fixtures import AWS_ENV, CONTROL_ENV, MotoBackend, free_port, moto_backend
+from virtualkubelet.provider.v1 import (
+    container_pb2,
+    handshake_pb2,
+    pod_pb2,
+    pod_requests_pb2,
+    provider_pb2_grpc,
+    status_pb2,
+    volume_pb2,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+NODE = "fargate-test-node"
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoBackend]:
+    with moto_backend(tmp_path_factory.mktemp("moto") / "moto.log") as backend:
+        yield backend
+
+
+@contextlib.contextmanager
+def provider_process(moto: MotoBackend, log_path: Path) -> Iterator[str]:
+    """vk-provider-fargate on a free port; yields its address once it listens."""
+    address = f"127.0.0.1:{free_port()}"
+    argv = [str(BIN / "vk-provider-fargate"), "--listen", address, *moto.provider_args()]
+    with log_path.open("a") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **AWS_ENV})
+    try:
+        deadline = time.monotonic() + 30
+        while "listening on" not in log_path.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"vk-provider-fargate did not start:\n{log_path.read_text()}")
+            time.sleep(0.05)
+        yield address
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextlib.asynccontextmanager
+async def connected(address: str) -> AsyncIterator[provider_pb2_grpc.ProviderServiceAsyncStub]:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = provider_pb2_grpc.ProviderServiceStub(channel)
+        request = handshake_pb2.HandshakeRequest(
+            protocol_version=handshake_pb2.ProtocolVersion(major=1, minor=0), node_name=NODE
+        )
+        await stub.Handshake(request, timeout=30)
+        yield stub
+
+
+def kit_pod(name: str, **fields: object) -> pod_pb2.Pod:
+    amounts = container_pb2.ResourceList(cpu_millicores=250, memory_bytes=128 * 1024 * 1024)
+    container = container_pb2.Container(
+        name="main",
+        image="busybox:1.36",
+        command=["sleep", "3600"],
+        resources=container_pb2.ResourceRequirements(requests=amounts, limits=amounts),
+    )
+    pod = pod_pb2.Pod(
+        metadata=pod_pb2.PodMetadata(uid=str(uuid.uuid4()), namespace="fargate-test", name=name),
+        revision="r1",
+        containers=[container],
+        restart_policy=pod_pb2.RESTART_POLICY_NEVER,
+        node_name=NODE,
+    )
+    for key, value in fields.items():
+        getattr(pod, key).extend(value) if isinstance(value, list) else setattr(pod, key, value)
+    return pod
+
+
+async def snapshot(stub: provider_pb2_grpc.ProviderServiceAsyncStub) -> dict[str, status_pb2.PodRecord]:
+    records: dict[str, status_pb2.PodRecord] = {}
+    call = stub.WatchPods(pod_requests_pb2.WatchPodsRequest())
+    async for event in call:
+        if event.HasField("synced"):
+            break
+        records[event.pod.ref.uid] = event.pod
+    call.cancel()
+    return records
+
+
+def test_the_conformance_kit_passes_on_moto(moto: MotoBackend, tmp_path: Path) -> None:
+    with provider_process(moto, tmp_path / "provider.log") as address:
+        run = subprocess.run(
+            [
+                str(BIN / "vk-conformance"),
+                "--target",
+                address,
+                "--timeout",
+                "30",
+                "--hook",
+                "tests.integration.moto_fixtures:ConformanceHook",
+                "-v",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=REPO,
+            env={**os.environ, CONTROL_ENV: moto.control},
+            check=False,
+        )
+    assert run.returncode == 0, f"vk-conformance failed against vk-provider-fargate:\n{run.stdout}\n{run.stderr}"
+    assert "provider: fargate" in run.stdout
+    assert "capabilities: logs(follow, since, tail_lines, limit_bytes, timestamps)" in run.stdout
+    for check in ("test_a_pod_that_exits_3_ends_failed_with_exit_code_3", "test_logs_honour_since"):
+        assert re.search(rf"::{check} PASSED\b", run.stdout), run.stdout
+
+
+async def test_a_restarted_provider_adopts_its_tasks_instead_of_running_them_again(
+    moto: MotoBackend, tmp_path: Path
+) -> None:
+    pods = [kit_pod(f"adopt-{index}") for index in range(3)]
+    before = moto.counts().get("RunTask", 0)
+    with provider_process(moto, tmp_path / "first.log") as address:
+        async with connected(address) as stub:
+            for pod in pods:
+                await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=30)
+    assert moto.counts().get("RunTask", 0) == before + 3
+
+    with provider_process(moto, tmp_path / "second.log") as address:
+        async with connected(address) as stub:
+            records = await snapshot(stub)
+            for pod in pods:
+                assert pod.metadata.uid in records, records.keys()
+                record = records[pod.metadata.uid]
+                assert (record.ref.namespace, record.ref.name, record.revision) == (
+                    "fargate-test",
+                    pod.metadata.name,
+                    "r1",
+                )
+                assert record.status.pod_ips
+                again = await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=30)
+                assert again.already_existed
+            for pod in pods:
+                ref = pod_pb2.PodRef(uid=pod.metadata.uid, namespace="fargate-test", name=pod.metadata.name)
+                await stub.DeletePod(pod_requests_pb2.DeletePodRequest(pod=ref, grace_period_seconds=0), timeout=30)
+    assert moto.counts().get("RunTask", 0) == before + 3
+    assert "adopted 3 task(s)" in (tmp_path / "second.log").read_text()
+
+
+async def test_500_pods_are_polled_in_batches_of_100(moto: MotoBackend, tmp_path: Path) -> None:
+    pods = [kit_pod(f"many-{index}") for index in range(500)]
+    with provider_process(moto, tmp_path / "provider.log") as address:
+        async with connected(address) as stub:
+            limit = asyncio.Semaphore(16)
+
+            async def create(pod: pod_pb2.Pod) -> None:
+                async with limit:
+                    await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=60)
+
+            await asyncio.gather(*(create(pod) for pod in pods))
+            assert len(await snapshot(stub)) >= 500
+            await asyncio.sleep(1.5)  # let the poller settle into full rounds
+            start = moto.counts().get("DescribeTasks", 0)
+            window = 4.0
+            await asyncio.sleep(window)
+            calls = moto.counts().get("DescribeTasks", 0) - start
+    # One call per pod per round would be 500 per round; batched, a round is 5 calls, and rounds come at least
+    # --poll-interval (0.2 s) apart.
+    rounds_at_most = window / 0.2 + 1
+    assert 5 <= calls <= 5 * rounds_at_most, calls
+    assert calls < 500
+
+
+REFUSED: list[tuple[str, dict[str, object], str]] = [
+    (
+        "host-path",
+        {"volumes": [volume_pb2.Volume(name="h", unsupported=volume_pb2.UnsupportedVolume(kind="hostPath"))]},
+        "spec.volumes[0].hostPath: hostPath volumes are not supported by AWS Fargate",
+    ),
+    ("host-network", {"host_network": True}, "spec.hostNetwork: host networking is not supported by AWS Fargate"),
+    (
+        "secret-token",
+        {
+            "volumes": [
+                volume_pb2.Volume(
+                    name="kube-api-access",
+                    files=volume_pb2.FilesVolume(
+                        sensitive=True, files=[volume_pb2.VolumeFile(path="token", content=b"t", sensitive=True)]
+                    ),
+                )
+            ]
+        },
+        "spec.volumes[0]: volumes holding secrets or service-account tokens",
+    ),
+    (
+        "pull-secret",
+        {"image_pull_credentials": [pod_pb2.ImagePullCredential(server="r.example", username="u", password="pw")]},
+        "spec.imagePullSecrets: Fargate reads registry credentials only from AWS Secrets Manager",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "fields", "expected"), REFUSED, ids=[r[0] for r in REFUSED])
+async def test_unsupported_pods_are_refused_readably_and_leave_nothing(
+    moto: MotoBackend, tmp_path: Path, name: str, fields: dict[str, object], expected: str
+) -> None:
+    pod = kit_pod(name, **fields)
+    before = moto.counts().get("RunTask", 0)
+    with provider_process(moto, tmp_path / "provider.log") as address:
+        async with connected(address) as stub:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=30)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert expected in (refused.value.details() or "")
+    assert "pw" not in (refused.value.details() or "")
+    assert moto.counts().get("RunTask", 0) == before

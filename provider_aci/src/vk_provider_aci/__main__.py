@@ -1,15 +1,28 @@
-"""vk-provider-aci: runs pods on Azure Container Instances.
-
-Not built yet (issue #7): the entry point says so instead of pretending."""
+"""vk-provider-aci: the SDK's command line with the ACI flags (``config.py``)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Sequence
+
+from vk_provider_aci import config
+from vk_provider_aci.provider import AciProvider
+from vk_provider_sdk import cli
 
 
-def main() -> int:
-    print("vk-provider-aci: not implemented yet (issue #7); use vk-provider-mock for now", file=sys.stderr)
-    return 2
+def make_provider(args: argparse.Namespace) -> AciProvider:
+    return AciProvider(config.from_args(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.run(
+        make_provider,
+        argv,
+        prog="vk-provider-aci",
+        description="A virtual-kubelet provider that runs pods as Azure Container Instances container groups.",
+        add_arguments=config.add_arguments,
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,335 @@
+"""vk-provider-aci as a process against the ARM stand-in (``arm_standin.py``): the conformance kit, adoption after a
+restart, status from paged listings with 500 pods, ARM errors, throttling, and spec-valid request bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from integration.arm_standin import RunningStandIn, arm_standin
+from integration.moto_fixtures import free_port
+from virtualkubelet.provider.v1 import (
+    container_pb2,
+    handshake_pb2,
+    pod_pb2,
+    pod_requests_pb2,
+    provider_pb2_grpc,
+    status_pb2,
+    volume_pb2,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+NODE = "aci-test-node"
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandIn]:
+    with arm_standin(tmp_path_factory.mktemp("arm")) as running:
+        yield running
+
+
+def control(standin: RunningStandIn, path: str, body: object | None = None) -> dict[str, int]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        standin.control + path, data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
+        return {str(k): v for k, v in json.loads(answer.read()).items()}
+
+
+@contextlib.contextmanager
+def provider_process(standin: RunningStandIn, log_path: Path) -> Iterator[str]:
+    """vk-provider-aci on a free port; yields its address once it listens."""
+    address = f"127.0.0.1:{free_port()}"
+    argv = [str(BIN / "vk-provider-aci"), "--listen", address, *standin.provider_args()]
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **standin.environment()}
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "listening on" not in log_path.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"vk-provider-aci did not start:\n{log_path.read_text()}")
+            time.sleep(0.05)
+        yield address
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextlib.asynccontextmanager
+async def connected(address: str) -> AsyncIterator[provider_pb2_grpc.ProviderServiceAsyncStub]:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = provider_pb2_grpc.ProviderServiceStub(channel)
+        request = handshake_pb2.HandshakeRequest(
+            protocol_version=handshake_pb2.ProtocolVersion(major=1, minor=0), node_name=NODE
+        )
+        await stub.Handshake(request, timeout=30)
+        yield stub
+
+
+def test_pod(name: str, **fields: object) -> pod_pb2.Pod:
+    amounts = container_pb2.ResourceList(cpu_millicores=250, memory_bytes=128 * 1024 * 1024)
+    container = container_pb2.Container(
+        name="main",
+        image="busybox:1.36",
+        command=["sleep", "3600"],
+        resources=container_pb2.ResourceRequirements(requests=amounts, limits=amounts),
+    )
+    pod = pod_pb2.Pod(
+        metadata=pod_pb2.PodMetadata(uid=str(uuid.uuid4()), namespace="aci-test", name=name),
+        revision="r1",
+        containers=[container],
+        restart_policy=pod_pb2.RESTART_POLICY_NEVER,
+        node_name=NODE,
+    )
+    for key, value in fields.items():
+        getattr(pod, key).extend(value) if isinstance(value, list) else setattr(pod, key, value)
+    return pod
+
+
+test_pod.__test__ = False  # type: ignore[attr-defined]  # a builder, not a test
+
+
+async def snapshot(stub: provider_pb2_grpc.ProviderServiceAsyncStub) -> dict[str, status_pb2.PodRecord]:
+    records: dict[str, status_pb2.PodRecord] = {}
+    call = stub.WatchPods(pod_requests_pb2.WatchPodsRequest())
+    async for event in call:
+        if event.HasField("synced"):
+            break
+        records[event.pod.ref.uid] = event.pod
+    call.cancel()
+    return records
+
+
+async def wait_record(
+    stub: provider_pb2_grpc.ProviderServiceAsyncStub, uid: str, phase: int, within: float = 15
+) -> status_pb2.PodRecord:
+    deadline = time.monotonic() + within
+    record = None
+    while time.monotonic() < deadline:
+        try:
+            record = (await stub.GetPod(pod_requests_pb2.GetPodRequest(pod=pod_pb2.PodRef(uid=uid)), timeout=10)).pod
+        except grpc.aio.AioRpcError:
+            record = None
+        if record is not None and record.status.phase == phase:
+            return record
+        await asyncio.sleep(0.1)
+    pytest.fail(f"pod {uid} did not reach phase {phase}; last record: {record}")
+
+
+def test_the_conformance_kit_passes_on_the_stand_in(standin: RunningStandIn, tmp_path: Path) -> None:
+    with provider_process(standin, tmp_path / "provider.log") as address:
+        run = subprocess.run(
+            [
+                str(BIN / "vk-conformance"),
+                "--target",
+                address,
+                "--timeout",
+                "20",
+                "--hook",
+                "tests.integration.arm_standin:ConformanceHook",
+                "-v",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO,
+            env={**os.environ, **standin.environment()},
+            check=False,
+        )
+    assert run.returncode == 0, f"vk-conformance failed against vk-provider-aci:\n{run.stdout}\n{run.stderr}"
+    assert "provider: aci" in run.stdout
+    for check in ("test_a_pod_that_exits_3_ends_failed_with_exit_code_3", "test_logs_honour_tail_lines"):
+        assert re.search(rf"::{check} PASSED\b", run.stdout), run.stdout
+    counts = control(standin, "/counts")
+    assert counts.get("token", 0) >= 1
+    # azure-identity's async credential goes straight to the token endpoint.
+    assert counts.get("instance-discovery", 0) == 0
+    assert counts.get("openid-configuration", 0) == 0
+
+
+async def test_a_restarted_provider_adopts_its_groups_instead_of_creating_them_again(
+    standin: RunningStandIn, tmp_path: Path
+) -> None:
+    pods = [test_pod(f"adopt-{index}") for index in range(3)]
+    before = control(standin, "/counts").get("put", 0)
+    with provider_process(standin, tmp_path / "first.log") as address:
+        async with connected(address) as stub:
+            for pod in pods:
+                await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=30)
+            for pod in pods:
+                await wait_record(stub, pod.metadata.uid, status_pb2.POD_PHASE_RUNNING)
+    assert control(standin, "/counts").get("put", 0) == before + 3
+
+    with provider_process(standin, tmp_path / "second.log") as address:
+        async with connected(address) as stub:
+            records = await snapshot(stub)
+            for pod in pods:
+                record = records[pod.metadata.uid]
+                assert (record.ref.namespace, record.ref.name, record.revision) == ("aci-test", pod.metadata.name, "r1")
+                assert record.status.phase == status_pb2.POD_PHASE_RUNNING
+                again = await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=30)
+                assert again.already_existed
+            for pod in pods:
+                ref = pod_pb2.PodRef(uid=pod.metadata.uid, namespace="aci-test", name=pod.metadata.name)
+                gone = await stub.DeletePod(pod_requests_pb2.DeletePodRequest(pod=ref, grace_period_seconds=0))
+                assert gone.state == pod_requests_pb2.DELETION_STATE_GONE
+    assert control(standin, "/counts").get("put", 0) == before + 3
+    assert "adopted 3 container group(s)" in (tmp_path / "second.log").read_text()
+
+
+async def test_500_pods_get_their_status_from_paged_listings_not_per_pod_gets(
+    standin: RunningStandIn, tmp_path: Path
+) -> None:
+    pods = [test_pod(f"many-{index}") for index in range(500)]
+    with provider_process(standin, tmp_path / "provider.log") as address:
+        async with connected(address) as stub:
+            limit = asyncio.Semaphore(32)
+
+            async def create(pod: pod_pb2.Pod) -> None:
+                async with limit:
+                    await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=60)
+
+            await asyncio.gather(*(create(pod) for pod in pods))
+            await asyncio.sleep(2.5)  # the creations' long-running operations end (one GET each, by the SDK)
+            before = control(standin, "/counts")
+            window = 3.0
+            await asyncio.sleep(window)
+            after = control(standin, "/counts")
+            records = await snapshot(stub)
+            running = [r for r in records.values() if r.status.phase == status_pb2.POD_PHASE_RUNNING]
+            for pod in pods:
+                ref = pod_pb2.PodRef(uid=pod.metadata.uid, namespace="aci-test", name=pod.metadata.name)
+                await stub.DeletePod(pod_requests_pb2.DeletePodRequest(pod=ref, grace_period_seconds=0), timeout=30)
+    lists = after.get("list", 0) - before.get("list", 0)
+    gets = after.get("get", 0) - before.get("get", 0)
+    assert len(running) >= 500
+    assert gets == 0, gets
+    # 500 groups at 100 per page: a listing is 5 pages; --poll-interval 0.3 allows at most window/0.3 + 1 listings.
+    assert 5 <= lists <= 5 * (window / 0.3 + 1), lists
+    assert lists % 5 == 0 or lists > 5
+
+
+async def test_arm_errors_refuse_the_pod_or_fail_it_with_arm_s_code(standin: RunningStandIn, tmp_path: Path) -> None:
+    invalid = test_pod("invalid-image")
+    invalid.containers[0].image = "invalid/image:1"
+    failing = test_pod("fails-provisioning")
+    control(
+        standin,
+        "/script",
+        {
+            "uid": failing.metadata.uid,
+            "stdout_lines": [],
+            "exit_code": None,
+            "fail": {"code": "InaccessibleImage", "message": "The image is not accessible."},
+        },
+    )
+    with provider_process(standin, tmp_path / "provider.log") as address:
+        async with connected(address) as stub:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=invalid), timeout=30)
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "InvalidImageName" in (refused.value.details() or "")
+            await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=failing), timeout=30)
+            record = await wait_record(stub, failing.metadata.uid, status_pb2.POD_PHASE_FAILED)
+            for _ in range(50):  # the listing may show the failed group before the operation's error arrives
+                if record.status.reason != "ProvisioningFailed":
+                    break
+                await asyncio.sleep(0.1)
+                record = await wait_record(stub, failing.metadata.uid, status_pb2.POD_PHASE_FAILED)
+            assert record.status.reason == "InaccessibleImage"
+            assert "The image is not accessible." in record.status.message
+
+
+async def test_throttling_and_server_errors_are_retried_honouring_retry_after(
+    standin: RunningStandIn, tmp_path: Path
+) -> None:
+    pod = test_pod("throttled")
+    control(standin, "/fault", {"method": "PUT", "status": 429, "times": 1, "retry_after": 1})
+    control(standin, "/fault", {"method": "PUT", "status": 500, "times": 1})
+    before = control(standin, "/counts")
+    with provider_process(standin, tmp_path / "provider.log") as address:
+        async with connected(address) as stub:
+            started = time.monotonic()
+            await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=30)
+            took = time.monotonic() - started
+            await wait_record(stub, pod.metadata.uid, status_pb2.POD_PHASE_RUNNING)
+    after = control(standin, "/counts")
+    assert after.get("fault-429", 0) - before.get("fault-429", 0) == 1
+    assert after.get("fault-500", 0) - before.get("fault-500", 0) == 1
+    assert took >= 1.0, took  # Retry-After: 1 was honoured
+
+
+async def test_a_rich_pod_is_sent_as_a_spec_valid_body_with_secrets_only_in_secure_fields(
+    standin: RunningStandIn, tmp_path: Path
+) -> None:
+    pod = test_pod(
+        "rich",
+        volumes=[
+            volume_pb2.Volume(name="scratch", empty_dir=volume_pb2.EmptyDirVolume()),
+            volume_pb2.Volume(
+                name="kube-api-access",
+                files=volume_pb2.FilesVolume(
+                    sensitive=True,
+                    files=[
+                        volume_pb2.VolumeFile(path="token", content=b"the-token", sensitive=True),
+                        volume_pb2.VolumeFile(path="namespace", content=b"aci-test"),
+                    ],
+                ),
+            ),
+            volume_pb2.Volume(
+                name="share",
+                azure_file=volume_pb2.AzureFileVolume(share_name="s", account_name="acct", account_key="the-key"),
+            ),
+        ],
+        image_pull_credentials=[pod_pb2.ImagePullCredential(server="r.azurecr.io", username="u", password="pw")],
+        init_containers=[container_pb2.Container(name="init", image="busybox:1.36", command=["true"])],
+    )
+    main = pod.containers[0]
+    main.env.extend(
+        [container_pb2.EnvVar(name="PLAIN", value="v"), container_pb2.EnvVar(name="SECRET", value="s3", sensitive=True)]
+    )
+    main.ports.append(container_pb2.ContainerPort(container_port=8080, protocol=container_pb2.PORT_PROTOCOL_TCP))
+    main.volume_mounts.extend(
+        [
+            container_pb2.VolumeMount(name="scratch", mount_path="/scratch"),
+            container_pb2.VolumeMount(name="kube-api-access", mount_path="/var/run/secrets/sa", read_only=True),
+            container_pb2.VolumeMount(name="share", mount_path="/share"),
+        ]
+    )
+    main.readiness_probe.CopyFrom(
+        container_pb2.Probe(http_get=container_pb2.HTTPGetAction(path="/ready", port=8080), period_seconds=5)
+    )
+    main.liveness_probe.CopyFrom(container_pb2.Probe(exec=container_pb2.ExecAction(command=["true"])))
+    before = len(standin.state.violations)
+    with provider_process(standin, tmp_path / "provider.log") as address:
+        async with connected(address) as stub:
+            await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=30)
+            record = await wait_record(stub, pod.metadata.uid, status_pb2.POD_PHASE_RUNNING)
+            assert record.status.pod_ips
+            assert [s.state.WhichOneof("state") for s in record.status.init_container_statuses] == ["terminated"]
+    assert len(standin.state.violations) == before, standin.state.violations
+    stored = next(g.body for g in standin.state.groups.values() if g.body["tags"]["vk.pod-uid"] == pod.metadata.uid)
+    env = {v["name"]: v for v in stored["properties"]["containers"][0]["properties"]["environmentVariables"]}
+    assert env["SECRET"] == {"name": "SECRET", "secureValue": "s3"}
+    assert env["PLAIN"] == {"name": "PLAIN", "value": "v"}
+    assert "the-key" not in json.dumps(stored["tags"])

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from vk_harness import ControlPlane, Identity
+
+# Tests start processes (fork, then exec) while gRPC servers and channels of earlier tests may still have threads
+# in this process. gRPC's fork handlers then run in the child before exec, and can stall it there, so a controller
+# sometimes never started. The children exec at once and need no gRPC state: turn the handlers off before gRPC is
+# imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 _names = itertools.count(1)
 

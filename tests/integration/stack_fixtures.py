@@ -4,6 +4,7 @@ over real gRPC, the controller acting as its node on the session's real API serv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -75,6 +76,7 @@ class Stack:
             provider_address=self.provider.address,
             intervals=self.intervals,
             name=f"controller-{uuid.uuid4().hex[:6]}",
+            node_address=self.controller.node_address,
         )
 
     def backend(self) -> dict[str, Any]:
@@ -167,16 +169,23 @@ class Stack:
         return list(events)
 
 
-@pytest.fixture
-def stack(control_plane: ControlPlane, tmp_path: Path, namespace: str, node_name: str) -> Iterator[Stack]:
+@contextlib.contextmanager
+def running_stack(
+    plane: ControlPlane, workdir: Path, namespace: str, node_name: str, *, node_address: str = "127.0.0.1"
+) -> Iterator[Stack]:
     intervals = ControllerIntervals()
-    provider = start_mock_provider(tmp_path, state_file=tmp_path / "mock-backend.json")
+    provider = start_mock_provider(workdir, state_file=workdir / "mock-backend.json")
     controller = start_controller(
-        control_plane, tmp_path, node_name=node_name, provider_address=provider.address, intervals=intervals
+        plane,
+        workdir,
+        node_name=node_name,
+        provider_address=provider.address,
+        intervals=intervals,
+        node_address=node_address,
     )
     running = Stack(
-        plane=control_plane,
-        workdir=tmp_path,
+        plane=plane,
+        workdir=workdir,
         node=node_name,
         namespace=namespace,
         provider=provider,
@@ -194,6 +203,12 @@ def stack(control_plane: ControlPlane, tmp_path: Path, namespace: str, node_name
     finally:
         running.controller.process.stop()
         running.provider.process.stop()
+
+
+@pytest.fixture
+def stack(control_plane: ControlPlane, tmp_path: Path, namespace: str, node_name: str) -> Iterator[Stack]:
+    with running_stack(control_plane, tmp_path, namespace, node_name) as running:
+        yield running
 
 
 def _exists(stack: Stack) -> bool:

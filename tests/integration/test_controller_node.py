@@ -17,7 +17,7 @@ def test_the_node_registers_with_the_providers_template_and_a_taint(stack: Stack
     assert labels["kubernetes.io/os"] == node["status"]["nodeInfo"]["operatingSystem"]
     assert {"key": "virtual-kubelet.io/provider", "value": "mock", "effect": "NoSchedule"} in node["spec"]["taints"]
     assert quantity.value(node["status"]["capacity"]["pods"]) == 1000, "the mock's default capacity"
-    assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
+    assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == stack.controller.kubelet_port
     assert {"type": "InternalIP", "address": "127.0.0.1"} in node["status"]["addresses"]
     assert node["status"]["nodeInfo"]["kubeletVersion"].startswith("v1.")
 

@@ -32,6 +32,13 @@ class Settings:
     node_labels: dict[str, str] = field(default_factory=dict)
     node_address: str | None = None
     kubelet_port: int = 10250
+    kubelet_address: str = "0.0.0.0"  # noqa: S104 - the kubelet API serves the cluster
+    tls_cert_file: str | None = None
+    tls_private_key_file: str | None = None
+    client_ca_file: str | None = None
+    anonymous_auth: bool = False
+    healthz_port: int = 10248
+    healthz_bind_address: str = "127.0.0.1"
     lease_duration: int = 40
     lease_renew_interval: float = 10.0
     node_status_update_frequency: float = 60.0
@@ -51,6 +58,16 @@ class Settings:
 
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get("VK_" + name.upper().replace("-", "_"), default)
+
+
+def _bool(text: str) -> bool:
+    """``--flag=true|false`` as the kubelet's boolean flags take it."""
+    value = text.strip().lower()
+    if value in ("1", "t", "true", "yes"):
+        return True
+    if value in ("0", "f", "false", "no", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not a boolean")
 
 
 def _labels(text: str) -> dict[str, str]:
@@ -98,6 +115,32 @@ def parser() -> argparse.ArgumentParser:
     add("node-labels", default="", help="extra node labels, key=value[,key=value]")
     add("node-address", help="InternalIP to advertise for the kubelet API (default: the provider's, else none)")
     add("kubelet-port", default=10250, type=int, help="port of the kubelet API, advertised in the Node")
+    add("kubelet-address", default="0.0.0.0", help="IP address the kubelet API listens on")  # noqa: S104
+    add(
+        "tls-cert-file",
+        help="serving certificate of the kubelet API (default: a self-signed one for the node name and address; "
+        "the API server verifies it only against --kubelet-certificate-authority)",
+    )
+    add("tls-private-key-file", help="key of --tls-cert-file")
+    add(
+        "client-ca-file",
+        help="CA bundle that verifies client certificates of kubelet API callers (CN: user, O: groups); "
+        "without it only bearer tokens (TokenReview) authenticate",
+    )
+    try:
+        anonymous_default = _bool(_env("anonymous-auth", "false") or "false")
+    except argparse.ArgumentTypeError as error:
+        p.error(f"VK_ANONYMOUS_AUTH: {error}")
+    p.add_argument(
+        "--anonymous-auth",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=anonymous_default,
+        help="let requests without credentials through as system:anonymous (still authorized); default false",
+    )
+    add("healthz-port", default=10248, type=int, help="port of the plain /healthz endpoint (0: off)")
+    add("healthz-bind-address", default="127.0.0.1", help="address the /healthz endpoint listens on")
     add("node-lease-duration", default=40, type=int, help="leaseDurationSeconds of the node's Lease")
     add("node-lease-renew-interval", default=10.0, type=float, help="seconds between Lease renewals")
     add("node-status-update-frequency", default=60.0, type=float, help="seconds between node status heartbeats")
@@ -123,6 +166,8 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
         p.error("--provider-address (or VK_PROVIDER_ADDRESS) is required")
     if bool(args.provider_tls_cert) != bool(args.provider_tls_key):
         p.error("--provider-tls-cert and --provider-tls-key go together")
+    if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
+        p.error("--tls-cert-file and --tls-private-key-file go together")
     try:
         labels = _labels(args.node_labels)
     except argparse.ArgumentTypeError as error:
@@ -144,6 +189,13 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
         node_labels=labels,
         node_address=args.node_address,
         kubelet_port=args.kubelet_port,
+        kubelet_address=args.kubelet_address,
+        tls_cert_file=args.tls_cert_file,
+        tls_private_key_file=args.tls_private_key_file,
+        client_ca_file=args.client_ca_file,
+        anonymous_auth=args.anonymous_auth,
+        healthz_port=args.healthz_port,
+        healthz_bind_address=args.healthz_bind_address,
         lease_duration=args.node_lease_duration,
         lease_renew_interval=args.node_lease_renew_interval,
         node_status_update_frequency=args.node_status_update_frequency,

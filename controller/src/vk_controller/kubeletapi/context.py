@@ -8,6 +8,7 @@ from typing import Any
 
 from vk_controller.provider.capabilities import Capabilities
 from vk_controller.provider.client import ProviderClient
+from vk_controller.provider.records import RunningPod
 
 Json = dict[str, Any]
 
@@ -23,3 +24,7 @@ class KubeletContext:
     provider: ProviderClient
     #: What the provider declared in its latest handshake.
     capabilities: Callable[[], Capabilities]
+    #: The provider's name, for messages users see ("not supported by provider 'aci'").
+    provider_name: str = ""
+    #: The pods the provider reports running containers for, as its status stream last said.
+    running_pods: Callable[[], list[RunningPod]] = list

@@ -70,6 +70,8 @@ class NodeSpec:
     disable_taint: bool
     address: str
     kubelet_port: int
+    #: ``status.declaredFeatures``: node features the API server may rely on (e.g. ``ExtendWebSocketsToKubelet``).
+    declared_features: tuple[str, ...] = ()
 
     def wanted_labels(self) -> dict[str, str]:
         info = self.template.node_info
@@ -112,13 +114,16 @@ class NodeSpec:
 
     def static_status(self) -> Json:
         """The status fields that change only when the provider's template does."""
-        return {
+        status: Json = {
             "capacity": self.template.capacity,
             "allocatable": self.template.allocatable,
             "addresses": self.addresses(),
             "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
             "nodeInfo": self.node_info(),
         }
+        if self.declared_features:
+            status["declaredFeatures"] = sorted(self.declared_features)
+        return status
 
 
 def default_address() -> str:

@@ -7,7 +7,7 @@ Unary calls carry a deadline; streams do not (they live as long as the connectio
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +15,12 @@ import grpc
 
 from virtualkubelet.provider.v1 import (
     handshake_pb2,
+    logs_pb2,
     node_pb2,
     pod_pb2,
     pod_requests_pb2,
     provider_pb2_grpc,
+    stats_pb2,
     status_pb2,
 )
 from vk_provider_sdk.errors import ProviderError, from_rpc_error
@@ -196,3 +198,22 @@ class ProviderClient:
             raise from_rpc_error(error) from error
         finally:
             call.cancel()
+
+    async def get_container_logs(
+        self, request: logs_pb2.GetContainerLogsRequest
+    ) -> AsyncGenerator[logs_pb2.GetContainerLogsResponse, None]:
+        """The log stream of one container; no deadline (it may follow). Closing the iterator cancels the call."""
+        call = self._stub.GetContainerLogs(request)
+        try:
+            async for response in call:
+                yield response
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+        finally:
+            call.cancel()
+
+    async def get_stats_summary(self) -> stats_pb2.GetStatsSummaryResponse:
+        try:
+            return await self._stub.GetStatsSummary(stats_pb2.GetStatsSummaryRequest(), timeout=self._call_timeout)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error

@@ -14,6 +14,22 @@ Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class RunningContainer:
+    name: str
+    image: str
+
+
+@dataclass(frozen=True)
+class RunningPod:
+    """A pod with at least one running container, as a container runtime lists it (the kubelet's /runningpods/)."""
+
+    uid: str
+    namespace: str
+    name: str
+    containers: tuple[RunningContainer, ...]
+
+
+@dataclass(frozen=True)
 class ProviderPod:
     ref: pod_pb2.PodRef
     revision: str
@@ -63,6 +79,18 @@ class ProviderPod:
         if status.message:
             out["message"] = status.message
         return out
+
+    def running(self) -> RunningPod | None:
+        """The running containers (init containers included), or None if nothing runs."""
+        status = self.status
+        containers = tuple(
+            RunningContainer(name=c.name, image=c.image)
+            for c in [*status.init_container_statuses, *status.container_statuses]
+            if c.HasField("state") and c.state.WhichOneof("state") == "running"
+        )
+        if not containers:
+            return None
+        return RunningPod(uid=self.uid, namespace=self.ref.namespace, name=self.ref.name, containers=containers)
 
     def ref_parts(self) -> tuple[str, str, str]:
         return self.ref.uid, self.ref.namespace, self.ref.name

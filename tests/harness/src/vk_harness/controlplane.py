@@ -142,13 +142,14 @@ class ControlPlane:
         return self._identity(f"node-{node_name}", f"system:node:{node_name}", ("system:nodes",))
 
     def kubelet_serving_credentials(self, node_name: str, address: str = "127.0.0.1") -> KeyPair:
-        """A serving certificate for the node's kubelet API, signed by the CA the API server verifies kubelets with."""
+        """A serving certificate for the node's kubelet API, signed by the CA the API server verifies kubelets with
+        (valid for ``address`` and for 127.0.0.1)."""
         return self.ca.issue(
             f"kubelet-serving-{node_name}",
             common_name=f"system:node:{node_name}",
             organizations=("system:nodes",),
             dns_names=(node_name,),
-            ip_addresses=(address,),
+            ip_addresses=tuple(dict.fromkeys((address, "127.0.0.1"))),
             server=True,
         )
 

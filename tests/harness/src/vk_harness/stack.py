@@ -88,6 +88,16 @@ class ControllerProcess:
     node_name: str
     identity: Identity
     intervals: ControllerIntervals = field(default_factory=ControllerIntervals)
+    #: The node's InternalIP, where its kubelet API listens (on ``kubelet_port``) with a serving certificate from
+    #: the harness CA, which also verifies the API's callers' client certificates.
+    node_address: str = "127.0.0.1"
+    kubelet_port: int = 0
+    #: The plain /healthz endpoint, on 127.0.0.1.
+    healthz_port: int = 0
+
+    @property
+    def kubelet_url(self) -> str:
+        return f"https://{self.node_address}:{self.kubelet_port}"
 
 
 def start_controller(
@@ -99,16 +109,32 @@ def start_controller(
     intervals: ControllerIntervals | None = None,
     extra_args: tuple[str, ...] = (),
     name: str | None = None,
+    node_address: str = "127.0.0.1",
 ) -> ControllerProcess:
-    """vk-controller running as the node's own identity (``system:node:<name>``), as in production."""
+    """vk-controller running as the node's own identity (``system:node:<name>``), as in production.
+
+    Its kubelet API listens on a free port of ``node_address`` (the node's InternalIP) with a serving certificate
+    the API server verifies (``--kubelet-certificate-authority`` is the harness CA), and accepts client certificates
+    of that CA: the API server's own kubelet client among them. The API server reaches the kubelet API at that
+    address for logs, exec and the like. Its node proxy (``/api/v1/nodes/<node>/proxy/...``) refuses loopback
+    addresses, and tests serve only on loopback, so that path is not reachable here.
+    """
     intervals = intervals or ControllerIntervals()
     identity = plane.node_identity(node_name)
+    serving = plane.kubelet_serving_credentials(node_name, node_address)
+    kubelet_port, healthz_port = free_port(), free_port()
     argv = [
         _console_script("vk-controller"),
         f"--nodename={node_name}",
         f"--kubeconfig={identity.kubeconfig}",
         f"--provider-address={provider_address}",
-        "--node-address=127.0.0.1",
+        f"--node-address={node_address}",
+        f"--kubelet-address={node_address}",
+        f"--kubelet-port={kubelet_port}",
+        f"--tls-cert-file={serving.cert_path}",
+        f"--tls-private-key-file={serving.key_path}",
+        f"--client-ca-file={plane.ca.cert_path}",
+        f"--healthz-port={healthz_port}",
         "--log-level=debug" if os.environ.get("VK_TEST_DEBUG") else "--log-level=info",
         *intervals.args(),
         *extra_args,
@@ -117,4 +143,12 @@ def start_controller(
         name or f"controller-{node_name}", argv, log_path=workdir / f"{name or 'controller-' + node_name}.log"
     )
     process.start()
-    return ControllerProcess(process=process, node_name=node_name, identity=identity, intervals=intervals)
+    return ControllerProcess(
+        process=process,
+        node_name=node_name,
+        identity=identity,
+        intervals=intervals,
+        node_address=node_address,
+        kubelet_port=kubelet_port,
+        healthz_port=healthz_port,
+    )

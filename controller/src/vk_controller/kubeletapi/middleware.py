@@ -1,0 +1,74 @@
+"""The kubelet API's one filter, in front of every path (as the kubelet's is, ``/healthz`` included): authenticate,
+authorize, then hand the request on with the caller's identity and the WebSocket subprotocols it may negotiate.
+
+Answers are the kubelet's: 401 ``Unauthorized``; 403 ``Forbidden (user=..., verb=..., resource=nodes,
+subresource(s)=[...])``; 500 ``Authorization error (...)`` when the API server could not be asked. Credentials are
+removed from the request the handlers see: the ``Authorization`` header and the token subprotocol.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from vk_controller.kubeletapi.authn import (
+    SUBPROTOCOLS_KEY,
+    USER_KEY,
+    AuthenticationFailed,
+    Authenticator,
+)
+from vk_controller.kubeletapi.authz import (
+    AuthorizationError,
+    Authorizer,
+    error_message,
+    forbidden_message,
+    request_attributes,
+)
+from vk_controller.kubeletapi.responses import text
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+
+def _without_credentials(request: web.Request, subprotocols: list[str] | None) -> web.Request:
+    if "Authorization" not in request.headers and subprotocols is None:
+        return request
+    headers = CIMultiDict(request.headers)
+    headers.popall("Authorization", None)
+    headers.popall("Sec-WebSocket-Protocol", None)
+    if subprotocols:
+        headers["Sec-WebSocket-Protocol"] = ", ".join(subprotocols)
+    return request.clone(headers=headers)
+
+
+def auth_middleware(
+    authenticator: Authenticator, authorizer: Authorizer
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            who = await authenticator.authenticate(request)
+        except AuthenticationFailed as error:
+            log.debug("%s %s from %s: unauthorized: %s", request.method, request.path, request.remote, error)
+            return text(401, "Unauthorized")
+        attributes = request_attributes(request.method, request.path)
+        try:
+            allowed = await authorizer.authorize(who.user, attributes)
+        except AuthorizationError as error:
+            log.warning("authorizing %s %s for %s failed: %s", request.method, request.path, who.user.name, error)
+            return text(500, error_message(who.user, attributes))
+        if not allowed:
+            message = forbidden_message(who.user, attributes)
+            log.info("%s %s: %s", request.method, request.path, message)
+            return text(403, message)
+        forwarded = _without_credentials(request, who.subprotocols)
+        forwarded[USER_KEY] = who.user
+        forwarded[SUBPROTOCOLS_KEY] = who.subprotocols
+        return await handler(forwarded)
+
+    return guard

@@ -271,3 +271,41 @@ def test_secret_values_never_reach_logs_or_events(stack: Stack) -> None:
     log = stack.controller.process.log_path.read_text()
     assert log
     assert CANARY not in log
+
+
+def test_dns_host_aliases_and_registry_credentials_reach_the_provider(stack: Stack) -> None:
+    config = '{"auths": {"registry.example.com": {"username": "puller", "password": "' + CANARY + '"}}}'
+    stack.plane.rest.create(
+        f"/api/v1/namespaces/{stack.namespace}/secrets",
+        {
+            "metadata": {"name": "pull"},
+            "type": "kubernetes.io/dockerconfigjson",
+            "data": {".dockerconfigjson": _b64(config)},
+        },
+    )
+    spec = {
+        "containers": [{"name": "main", "image": "registry.example.com/app:1"}],
+        "imagePullSecrets": [{"name": "pull"}],
+        "dnsPolicy": "None",
+        "dnsConfig": {
+            "nameservers": ["10.0.0.10"],
+            "searches": ["corp.example"],
+            "options": [{"name": "ndots", "value": "2"}],
+        },
+        "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["db.local"]}],
+    }
+    _create(stack, "dns-pod", spec)
+    stack.wait_ready_pod("dns-pod")
+
+    pod = _received(stack, "dns-pod")
+
+    assert pod["dns_config"]["nameservers"] == ["10.0.0.10"]
+    assert pod["dns_config"]["searches"] == ["corp.example"]
+    assert pod["dns_config"]["options"] == [{"name": "ndots", "value": "2"}]
+    assert pod["host_aliases"] == [{"ip": "10.1.2.3", "hostnames": ["db.local"]}]
+    (credential,) = pod["image_pull_credentials"]
+    assert (credential["server"], credential["username"], credential["password"]) == (
+        "registry.example.com",
+        "puller",
+        CANARY,
+    )

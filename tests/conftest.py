@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +19,11 @@ from vk_harness import ControlPlane, Identity
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 _names = itertools.count(1)
+
+
+def _dns_label(text: str, length: int) -> str:
+    """A test's name as part of a Kubernetes name: lower case, dashes for anything else (parametrized ids too)."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower())[:length].strip("-")
 
 
 @pytest.fixture(scope="session")
@@ -50,13 +56,13 @@ def isolated_control_plane(tmp_path: Path) -> Iterator[Callable[..., ControlPlan
 @pytest.fixture
 def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> str:
     """A fresh namespace, ready for pods, named after the test."""
-    stem = request.node.name.lower().replace("_", "-")[:40].strip("-")
+    stem = _dns_label(request.node.name, 40)
     return control_plane.create_namespace(f"{stem}-{next(_names)}")
 
 
 @pytest.fixture
 def node_name(request: pytest.FixtureRequest) -> str:
-    return f"vk-{next(_names)}-{request.node.name.lower().replace('_', '-')[:30].strip('-')}"
+    return f"vk-{next(_names)}-{_dns_label(request.node.name, 30)}"
 
 
 @pytest.fixture

@@ -108,6 +108,11 @@ class ProviderClient:
         self._call_timeout = call_timeout
         self._ping_timeout = ping_timeout
 
+    @property
+    def stub(self) -> provider_pb2_grpc.ProviderServiceAsyncStub:
+        """The generated stub (on an asyncio channel), for the streaming adapters of this package."""
+        return self._stub
+
     async def close(self) -> None:
         await self._channel.close()
 

@@ -72,7 +72,7 @@ RespT = TypeVar("RespT", streaming_pb2.ExecResponse, streaming_pb2.AttachRespons
 
 def _stub(client: ProviderClient) -> provider_pb2_grpc.ProviderServiceAsyncStub:
     # The client owns the channel and its stub; sessions are a second view of the same channel.
-    return client._stub
+    return client.stub
 
 
 class _Call(Generic[ReqT, RespT]):

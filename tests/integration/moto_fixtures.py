@@ -198,6 +198,38 @@ class MotoBackend:
         with urllib.request.urlopen(f"{self.control}/counts", timeout=10) as answer:  # noqa: S310 - loopback
             return {str(k): int(v) for k, v in json.loads(answer.read()).items()}
 
+    def script(self, uid: str, *, stdout_lines: Iterable[str] = (), exit_code: int | None = None) -> None:
+        """Tell the runtime what the container of the pod with ``uid`` does (see ``POST /script``)."""
+        body = json.dumps({"uid": uid, "stdout_lines": list(stdout_lines), "exit_code": exit_code}).encode()
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"{self.control}/script", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback
+            pass
+
+    def task_for(self, uid: str) -> dict[str, Any] | None:
+        """The ECS task (as DescribeTasks returns it, tags included) tagged with pod ``uid``, running or stopped."""
+        ecs = boto3.client(
+            "ecs",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        pages = ecs.get_paginator("list_tasks")
+        arns = [
+            arn
+            for desired in ("RUNNING", "STOPPED")
+            for page in pages.paginate(cluster=CLUSTER, desiredStatus=desired)
+            for arn in page["taskArns"]
+        ]
+        for start in range(0, len(arns), 100):
+            answer = ecs.describe_tasks(cluster=CLUSTER, tasks=arns[start : start + 100], include=["TAGS"])
+            for task in answer["tasks"]:
+                if {t.get("key"): t.get("value") for t in task.get("tags", [])}.get(UID_TAG) == uid:
+                    return dict(task)
+        return None
+
     def provider_args(self, *extra: str) -> list[str]:
         return [
             "--cluster",

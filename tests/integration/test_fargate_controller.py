@@ -1,0 +1,175 @@
+"""The whole product on Fargate: vk-controller (as its node, against the session's real kube-apiserver) driving
+vk-provider-fargate, which runs pods as ECS tasks on moto server (``moto_fixtures.py``, whose control API plays the
+container runtime). Pods reach Running with the task ENI's IP, a task whose container exits 1 fails its pod with
+that exit code, and deleting a pod stops its task before the pod object goes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integration.moto_fixtures import AWS_ENV, MotoBackend, moto_backend
+from integration.stack_fixtures import Stack, wait_for
+from vk_harness import ControlPlane
+from vk_harness.processes import Process, free_port
+from vk_harness.rest import ApiError
+from vk_harness.stack import ControllerIntervals, ProviderProcess, start_controller
+
+#: Bounds for every wait: the provider polls moto every 0.2-1 s and the controller reacts to its watch stream, so
+#: each step takes a second or two; these leave room for a loaded machine without hiding a hang.
+STEP_TIMEOUT = 45.0
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoBackend]:
+    with moto_backend(tmp_path_factory.mktemp("moto") / "moto.log") as backend:
+        yield backend
+
+
+@pytest.fixture
+def fargate_stack(
+    control_plane: ControlPlane, moto: MotoBackend, tmp_path: Path, namespace: str, node_name: str
+) -> Iterator[Stack]:
+    """vk-provider-fargate (against moto) and vk-controller as separate processes; yields once the node is Ready."""
+    address = f"127.0.0.1:{free_port()}"
+    process = Process(
+        "fargate-provider",
+        [str(Path(sys.executable).parent / "vk-provider-fargate"), "--listen", address, *moto.provider_args()],
+        log_path=tmp_path / "fargate-provider.log",
+        env={**os.environ, **AWS_ENV},
+    )
+    process.start()
+    provider = ProviderProcess(process=process, address=address, state_file=None)
+    controller = None
+    try:
+        provider.wait_ready()
+        intervals = ControllerIntervals()
+        controller = start_controller(
+            control_plane, tmp_path, node_name=node_name, provider_address=address, intervals=intervals
+        )
+        running = Stack(
+            plane=control_plane,
+            workdir=tmp_path,
+            node=node_name,
+            namespace=namespace,
+            provider=provider,
+            controller=controller,
+            intervals=intervals,
+        )
+
+        def node_ready() -> bool:
+            try:
+                return running.node_condition().get("status") == "True"
+            except ApiError:  # the node object may not exist yet
+                return False
+
+        wait_for(
+            f"node {node_name} to be Ready",
+            node_ready,
+            timeout=STEP_TIMEOUT,
+            describe=lambda: f"{controller.process.log_tail() if controller else ''}\n{process.log_tail()}",
+        )
+        yield running
+    finally:
+        if controller is not None:
+            controller.process.stop()
+        process.stop()
+
+
+def create_fargate_pod(stack: Stack, name: str, *, restart_policy: str = "Always") -> dict[str, Any]:
+    """A one-container pod bound to the virtual node.
+
+    ``automountServiceAccountToken: false``: the Fargate provider refuses service-account token volumes (it has no
+    safe place for the token in a task definition), and without this the API server adds one to every pod.
+    """
+    return stack.create_pod(
+        name,
+        command=["sleep", "3600"],
+        restart_policy=restart_policy,
+        automountServiceAccountToken=False,
+    )
+
+
+def logs(stack: Stack) -> str:
+    return f"controller:\n{stack.controller.process.log_tail()}\nprovider:\n{stack.provider.process.log_tail()}"
+
+
+def wait_task(moto: MotoBackend, stack: Stack, uid: str, what: str = "exist") -> dict[str, Any]:
+    return wait_for(
+        f"the ECS task of pod {uid} to {what}",
+        lambda: moto.task_for(uid),
+        timeout=STEP_TIMEOUT,
+        describe=lambda: logs(stack),
+    )
+
+
+def eni_ip(task: dict[str, Any]) -> str:
+    for attachment in task.get("attachments", []):
+        if attachment.get("type") == "ElasticNetworkInterface":
+            for detail in attachment.get("details", []):
+                if detail.get("name") == "privateIPv4Address":
+                    return str(detail["value"])
+    raise AssertionError(f"task has no ENI private IP: {task.get('attachments')}")
+
+
+def test_a_pod_runs_as_a_task_with_the_enis_ip(fargate_stack: Stack, moto: MotoBackend) -> None:
+    name = f"running-{uuid.uuid4().hex[:6]}"
+    uid = create_fargate_pod(fargate_stack, name)["metadata"]["uid"]
+    moto.script(uid, stdout_lines=["hello from fargate"], exit_code=None)  # the container starts and keeps running
+
+    pod = fargate_stack.wait_phase(name, "Running", timeout=STEP_TIMEOUT)
+    task = wait_task(moto, fargate_stack, uid)
+    address = eni_ip(task)
+    assert pod["status"]["podIP"] == address, pod["status"]
+    assert [entry["ip"] for entry in pod["status"]["podIPs"]] == [address]
+    (container,) = pod["status"]["containerStatuses"]
+    assert "running" in container["state"], container
+    assert container["containerID"].startswith("fargate://")
+    assert task["lastStatus"] == "RUNNING"
+    tags = {t["key"]: t["value"] for t in task.get("tags", [])}
+    assert tags.get("virtual-kubelet.io/pod-uid") == uid
+
+
+def test_a_task_that_exits_1_fails_its_pod_with_the_exit_code(fargate_stack: Stack, moto: MotoBackend) -> None:
+    name = f"exits-1-{uuid.uuid4().hex[:6]}"
+    uid = create_fargate_pod(fargate_stack, name, restart_policy="Never")["metadata"]["uid"]
+    moto.script(uid, stdout_lines=["about to fail"], exit_code=1)
+
+    pod = fargate_stack.wait_phase(name, "Failed", timeout=STEP_TIMEOUT)
+    (container,) = pod["status"]["containerStatuses"]
+    terminated = container["state"].get("terminated")
+    assert terminated is not None, container
+    assert terminated["exitCode"] == 1, terminated
+    assert terminated["reason"] == "Error", terminated
+    task = wait_task(moto, fargate_stack, uid)
+    assert task["lastStatus"] == "STOPPED"
+    assert task["containers"][0]["exitCode"] == 1
+
+
+def test_deleting_a_pod_stops_its_task(fargate_stack: Stack, moto: MotoBackend) -> None:
+    name = f"deleted-{uuid.uuid4().hex[:6]}"
+    uid = create_fargate_pod(fargate_stack, name)["metadata"]["uid"]
+    moto.script(uid, exit_code=None)
+    fargate_stack.wait_phase(name, "Running", timeout=STEP_TIMEOUT)
+    assert wait_task(moto, fargate_stack, uid)["lastStatus"] == "RUNNING"
+
+    fargate_stack.plane.rest.delete(f"/api/v1/namespaces/{fargate_stack.namespace}/pods/{name}")
+
+    wait_for(
+        f"pod {name} to be gone",
+        lambda: fargate_stack.pod(name) is None,
+        timeout=STEP_TIMEOUT,
+        describe=lambda: f"pod: {fargate_stack.pod(name)}\n{logs(fargate_stack)}",
+    )
+    task = moto.task_for(uid)
+    assert task is not None, "the task vanished from ECS instead of stopping"
+    assert task["lastStatus"] == "STOPPED", task
+    assert task["desiredStatus"] == "STOPPED", task
+    assert str(task.get("stoppedReason", "")).startswith("virtual-kubelet:"), task.get("stoppedReason")

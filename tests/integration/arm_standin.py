@@ -26,8 +26,10 @@ teardown if any was recorded. The operation-status documents are not in the spec
 
 **Control API** (``http://127.0.0.1:<control>``): ``POST /script`` ``{"uid", "stdout_lines", "exit_code",
 "fail": {"code", "message"} | null, "restarts": n}`` scripts what the group of the pod with that UID does once
-provisioned; ``POST /fault`` ``{"method", "status", "times", "retry_after"}`` makes the next ARM requests of that
-method fail; ``GET /counts`` counts requests by kind; ``POST /page-size`` sets the list page size.
+provisioned (``"pod": "<namespace>/<name>"`` instead of ``uid`` scripts a pod before its UID is known);
+``POST /fault`` ``{"method", "status", "times", "retry_after"}`` makes the next ARM requests of that method fail;
+``GET /counts`` counts requests by kind; ``POST /page-size`` sets the list page size. Every group that starts gets
+an address of its own.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ CLIENT_ID = "22222222-3333-4444-5555-666666666666"
 CLIENT_SECRET = "stand-in-client-secret"
 TOKEN = "stand-in-access-token"
 UID_TAG = "vk.pod-uid"
+NAMESPACE_TAG = "vk.namespace"
+NAME_TAG = "vk.name"
 CONTROL_ENV = "VK_ACI_TEST_STANDIN_CONTROL"
 PROVISION_SECONDS = 0.2
 EXIT_AFTER_SECONDS = 0.5
@@ -205,6 +209,7 @@ class StandIn:
         self.counts: collections.Counter[str] = collections.Counter()
         self.violations: list[str] = []
         self.page_size = 100
+        self.addresses = 0
         self.base = ""
 
     # -- validation -----------------------------------------------------------------------------------------------
@@ -227,8 +232,7 @@ class StandIn:
         now = time.monotonic()
         for group in list(self.groups.values()):
             properties = group.body["properties"]
-            uid = group.body.get("tags", {}).get(UID_TAG, "")
-            script = self.scripts.get(uid, {})
+            script = self.script_for(group)
             state = properties.get("provisioningState")
             if state == "Creating" and now - group.created >= PROVISION_SECONDS:
                 failure = script.get("fail")
@@ -245,6 +249,18 @@ class StandIn:
                 exit_code = script.get("exit_code")
                 if exit_code is not None and now - group.running_since >= EXIT_AFTER_SECONDS:
                     self._exit(group, int(exit_code))
+
+    def script_for(self, group: Group) -> dict[str, Any]:
+        """The group's script: by its pod's UID, else by its pod's ``namespace/name``."""
+        tags = group.body.get("tags", {})
+        by_uid = self.scripts.get(tags.get(UID_TAG, ""))
+        if by_uid is not None:
+            return by_uid
+        return self.scripts.get(f"{tags.get(NAMESPACE_TAG, '')}/{tags.get(NAME_TAG, '')}", {})
+
+    def group_of(self, uid: str) -> Group | None:
+        """The container group of the pod with that UID, if it exists."""
+        return next((g for g in list(self.groups.values()) if g.body.get("tags", {}).get(UID_TAG) == uid), None)
 
     def _start(self, group: Group, script: dict[str, Any]) -> None:
         properties = group.body["properties"]
@@ -271,7 +287,8 @@ class StandIn:
             group.logs[container["name"]] = lines
         properties["instanceView"] = {"state": "Running", "events": []}
         if "ipAddress" in properties:
-            properties["ipAddress"]["ip"] = f"10.0.{len(self.groups) // 250}.{len(self.groups) % 250 + 1}"
+            self.addresses += 1  # every group its own address
+            properties["ipAddress"]["ip"] = str(ipaddress.ip_address("10.0.0.0") + self.addresses)
         group.running_since = time.monotonic()
 
     def _exit(self, group: Group, code: int) -> None:
@@ -469,7 +486,7 @@ def _app(standin: StandIn) -> web.Application:
 def _control_app(standin: StandIn) -> web.Application:
     async def script(request: web.Request) -> web.Response:
         body = await request.json()
-        standin.scripts[str(body["uid"])] = body
+        standin.scripts[str(body.get("uid") or body["pod"])] = body
         return web.json_response({"ok": True})
 
     async def fault(request: web.Request) -> web.Response:

@@ -6,7 +6,8 @@
   tagged with this node is published, so a restarted provider adopts what runs instead of creating it again.
 - **Create** sends the PUT through the SDK's long-running operation and answers PENDING once ARM accepted it
   (ARM errors such as 400 ``InvalidImage...`` refuse the pod with ARM's code as the reason); the operation is
-  followed in the background, and a provisioning failure fails the pod with ARM's code and message.
+  followed in the background, and a provisioning failure fails the pod with ARM's code and message (until the
+  operation ends, a listing's ``Failed`` provisioning state is not published: a Failed phase is final).
 - **Status** comes from :class:`Poller`: one listing of the resource group per interval (paged with
   ``nextLink``), never a GET per pod. A pod whose group is missing from a complete listing that started after
   the group was accepted is gone: ``deleted`` (requested if it was being deleted, else ``DeletedInBackend``).
@@ -80,6 +81,8 @@ class PodGroup:
     group: dict[str, Any]
     accepted_at: float = field(default_factory=time.monotonic)
     deleting: bool = False
+    #: The creation's long-running operation is still followed: it, not the listing, tells a provisioning failure.
+    following: bool = False
     error_code: str = ""
     error_message: str = ""
 
@@ -218,6 +221,9 @@ class AciProvider(Provider):
         for uid, pod_group in list(self._groups.items()):
             group = listed.get(uid)
             if group is not None:
+                provisioning = (group.get("properties") or {}).get("provisioningState")
+                if pod_group.following and provisioning in status.FAILED_PROVISIONING:
+                    continue  # ARM's code and message come with the operation: a Failed phase is final, wait for it
                 pod_group.group = group
                 self.pods.publish(pod_group.record())
             elif pod_group.accepted_at < started and not pod_group.error_code:
@@ -257,7 +263,7 @@ class AciProvider(Provider):
             )
         except AzureError as error:
             raise arm.translate(f"creating container group {name}", error) from error
-        pod_group = PodGroup(ref, pod.revision, name, _without_secrets(body))
+        pod_group = PodGroup(ref, pod.revision, name, _without_secrets(body), following=True)
         self._groups[uid] = pod_group
         self.pods.publish(pod_group.record())
         self._spawn(self._follow_creation(pod_group, poller))
@@ -265,6 +271,12 @@ class AciProvider(Provider):
         return pod_requests_pb2.CreatePodResponse(status=pod_group.pod_status())
 
     async def _follow_creation(self, pod_group: PodGroup, poller: Any) -> None:
+        try:
+            await self._await_creation(pod_group, poller)
+        finally:
+            pod_group.following = False
+
+    async def _await_creation(self, pod_group: PodGroup, poller: Any) -> None:
         try:
             result = await poller.result()
         except HttpResponseError as error:

@@ -309,3 +309,23 @@ def test_dns_host_aliases_and_registry_credentials_reach_the_provider(stack: Sta
         "puller",
         CANARY,
     )
+
+
+def test_a_missing_mounted_config_map_is_a_failed_mount_until_it_appears(stack: Stack) -> None:
+    container = {"name": "main", "image": "busybox:1.36", "volumeMounts": [{"name": "cfg", "mountPath": "/etc/cfg"}]}
+    _create(
+        stack, "mount-waits", {"containers": [container], "volumes": [{"name": "cfg", "configMap": {"name": "later"}}]}
+    )
+
+    wait_for(
+        "the pod to wait", lambda: _waiting_reason(stack, "mount-waits") == "CreateContainerConfigError", timeout=30
+    )
+    events = wait_for(
+        "the FailedMount Event",
+        lambda: [e for e in stack.events_for("mount-waits") if e["reason"] == "FailedMount"],
+        timeout=15,
+    )
+    assert 'configmap "later" not found' in events[0]["message"]
+    _config_map(stack, "later", {"a": "b"})
+    stack.wait_ready_pod("mount-waits")
+    assert _files(_received(stack, "mount-waits"), "cfg") == {"a": "b"}

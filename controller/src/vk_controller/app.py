@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from collections.abc import Iterable
@@ -190,6 +191,7 @@ class Controller:
             group.create_task(lease.run(), name="lease")
             group.create_task(self.node_status.run(), name="node-status")
             group.create_task(self._ping_loop(), name="provider-ping")
+            group.create_task(self._watch_node(handshake.provider_name, handshake.provider_version), name="node-watch")
             group.create_task(self._watch_provider(), name="provider-watch")
             group.create_task(self._watch_pods(), name="pod-informer")
             group.create_task(self.services.run(), name="service-informer")
@@ -220,6 +222,26 @@ class Controller:
         await informer.synced.wait()
         self.pods.kubernetes_synced()
         await watching
+
+    async def _watch_node(self, provider_name: str, provider_version: str) -> None:
+        """Follow the provider's Node template (capacity, conditions, labels...) and keep the Node's status current.
+
+        Taints are fixed at registration (NodeRestriction forbids a node to change its own); labels and the rest of
+        the status follow the template.
+        """
+        assert self.node_status is not None
+        status = self.node_status
+        delay = 0.2
+        while True:
+            try:
+                async for node in self.provider.watch_node():
+                    template = node_template(node, provider_name=provider_name, provider_version=provider_version)
+                    status.set_spec(dataclasses.replace(status.spec, template=template))
+                    delay = 0.2
+            except ProviderError as error:
+                log.debug("provider node watch ended (%s); reopening in %.1fs", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def _ping_loop(self) -> None:
         assert self.node_status is not None

@@ -311,7 +311,10 @@ class PodController:
         )
         if _differs(pod.get("status", {}), status):
             await self._patch_status(pod, status)
-            self._events.record(pod_ref(pod), WARNING, "Failed", f"Error: {message}")
+            if missing.field.startswith("spec.volumes"):
+                self._events.record(pod_ref(pod), WARNING, "FailedMount", f"MountVolume.SetUp failed: {message}")
+            else:
+                self._events.record(pod_ref(pod), WARNING, "Failed", f"Error: {message}")
         return Requeue(min(0.5 * 2**attempts, self._config_retry_max))
 
     async def _update(self, pod: Json, resolved: ResolvedPod | None, revision: str) -> None:

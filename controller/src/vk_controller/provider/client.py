@@ -180,6 +180,17 @@ class ProviderClient:
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error
 
+    async def watch_node(self) -> AsyncIterator[node_pb2.Node]:
+        """The Node template now, then again after every change, until the connection drops."""
+        call = self._stub.WatchNode(node_pb2.WatchNodeRequest())
+        try:
+            async for response in call:
+                yield response.node
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+        finally:
+            call.cancel()
+
     async def watch_pods(self) -> AsyncIterator[WatchEvent]:
         """The status stream: every pod, then :class:`Synced`, then changes, until the connection drops."""
         call = self._stub.WatchPods(pod_requests_pb2.WatchPodsRequest())

@@ -6,7 +6,9 @@ on C, a control API for tests only. Moto 5.2 does not run containers, so the con
 *backend* (never in the provider):
 
 - ``POST /script`` ``{"uid", "stdout_lines", "exit_code"}``: once a task tagged with that pod UID exists, its
-  (first, the only one moto lists) container becomes RUNNING, the lines are written to the container's awslogs
+  (first, the only one moto lists) container becomes RUNNING (moto lists only the task definition's first
+  container; when that is the provider's ``vk-files`` helper, the runtime reports it exited 0 and adds the next
+  container, which is the one scripted), the lines are written to the container's awslogs
   stream, and, if ``exit_code`` is not null, half a second later the container stops with that code and the task
   stops with stopCode ``EssentialContainerExited``, as ECS does when an essential container exits;
 - ``GET /counts``: ECS and CloudWatch Logs API calls by operation (from the ``X-Amz-Target`` header), so tests can
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import copy
 import json
 import os
 import socket
@@ -30,6 +33,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +53,7 @@ LOG_PREFIX = "vk"
 EXECUTION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/vk-execution"
 CONTROL_ENV = "VK_FARGATE_TEST_MOTO_CONTROL"
 UID_TAG = "virtual-kubelet.io/pod-uid"
+FILES_HELPER = "vk-files"
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -107,7 +112,9 @@ class _Runtime:
                 if task.last_status == "STOPPED":
                     self._done.add(arn)
                     continue
-                container = task.containers[0]
+                if arn not in self._progress:
+                    self._after_files_helper(ecs, task)
+                container = task.containers[-1]
                 if arn not in self._progress:
                     container.last_status = "RUNNING"
                     self._write_logs(str(container.name), arn, [str(line) for line in script["stdout_lines"]])
@@ -120,6 +127,23 @@ class _Runtime:
                     task.desired_status = "STOPPED"
                     task.last_status = "STOPPED"
                     self._done.add(arn)
+
+    @staticmethod
+    def _after_files_helper(ecs: Any, task: Any) -> None:
+        """The ``vk-files`` helper (if it is the listed container) has run: exited 0, and the next container exists."""
+        definitions = ecs.describe_task_definition(task.task_definition_arn).container_definitions
+        if len(task.containers) != 1 or len(definitions) < 2 or definitions[0].get("name") != FILES_HELPER:
+            return
+        helper = task.containers[0]
+        helper.last_status = "STOPPED"
+        helper.exitCode = 0
+        container = copy.copy(helper)
+        container.container_arn = f"{helper.task_arn}/{uuid.uuid4()}"
+        container.name = definitions[1].get("name")
+        container.image = definitions[1].get("image")
+        container.last_status = "PENDING"
+        container.exitCode = None
+        task.containers.append(container)
 
     def _write_logs(self, container: str, task_arn: str, lines: Iterable[str]) -> None:
         stream = f"{LOG_PREFIX}/{container}/{task_arn.rsplit('/', 1)[-1]}"
@@ -206,6 +230,26 @@ class MotoBackend:
         )
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback
             pass
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of ``service`` on the moto server (for tests that inspect what the provider made)."""
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def secrets_for(self, uid: str) -> list[dict[str, Any]]:
+        """The Secrets Manager secrets (ListSecrets entries, tags included) tagged with pod ``uid``."""
+        pages = self.client("secretsmanager").get_paginator("list_secrets").paginate()
+        return [
+            dict(entry)
+            for page in pages
+            for entry in page["SecretList"]
+            if {t.get("Key"): t.get("Value") for t in entry.get("Tags", [])}.get(UID_TAG) == uid
+        ]
 
     def task_for(self, uid: str) -> dict[str, Any] | None:
         """The ECS task (as DescribeTasks returns it, tags included) tagged with pod ``uid``, running or stopped."""

@@ -1,11 +1,15 @@
 """The whole product on Fargate: vk-controller (as its node, against the session's real kube-apiserver) driving
 vk-provider-fargate, which runs pods as ECS tasks on moto server (``moto_fixtures.py``, whose control API plays the
 container runtime). Pods reach Running with the task ENI's IP, a task whose container exits 1 fails its pod with
-that exit code, and deleting a pod stops its task before the pod object goes.
+that exit code, and deleting a pod stops its task before the pod object goes. Every pod keeps the default
+``kube-api-access`` volume, so its token reaches the task through the pod's Secrets Manager secret, as a Secret's
+value in an env var does; neither is ever in the task definition, and the secret is deleted with the pod.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import sys
 import uuid
@@ -83,18 +87,9 @@ def fargate_stack(
         process.stop()
 
 
-def create_fargate_pod(stack: Stack, name: str, *, restart_policy: str = "Always") -> dict[str, Any]:
-    """A one-container pod bound to the virtual node.
-
-    ``automountServiceAccountToken: false``: the Fargate provider refuses service-account token volumes (it has no
-    safe place for the token in a task definition), and without this the API server adds one to every pod.
-    """
-    return stack.create_pod(
-        name,
-        command=["sleep", "3600"],
-        restart_policy=restart_policy,
-        automountServiceAccountToken=False,
-    )
+def create_fargate_pod(stack: Stack, name: str, *, restart_policy: str = "Always", **spec: Any) -> dict[str, Any]:
+    """A one-container pod bound to the virtual node, with the ``kube-api-access`` volume the API server adds."""
+    return stack.create_pod(name, command=["sleep", "3600"], restart_policy=restart_policy, **spec)
 
 
 def logs(stack: Stack) -> str:
@@ -150,7 +145,9 @@ def test_a_task_that_exits_1_fails_its_pod_with_the_exit_code(fargate_stack: Sta
     assert terminated["reason"] == "Error", terminated
     task = wait_task(moto, fargate_stack, uid)
     assert task["lastStatus"] == "STOPPED"
-    assert task["containers"][0]["exitCode"] == 1
+    containers = {c["name"]: c for c in task["containers"]}
+    assert containers["main"]["exitCode"] == 1
+    assert containers["vk-files"]["exitCode"] == 0  # wrote kube-api-access before main started
 
 
 def test_deleting_a_pod_stops_its_task(fargate_stack: Stack, moto: MotoBackend) -> None:
@@ -173,3 +170,65 @@ def test_deleting_a_pod_stops_its_task(fargate_stack: Stack, moto: MotoBackend) 
     assert task["lastStatus"] == "STOPPED", task
     assert task["desiredStatus"] == "STOPPED", task
     assert str(task.get("stoppedReason", "")).startswith("virtual-kubelet:"), task.get("stoppedReason")
+
+
+def test_a_secret_env_value_and_the_token_reach_the_task_only_through_secrets_manager(
+    fargate_stack: Stack, moto: MotoBackend
+) -> None:
+    name = f"secret-env-{uuid.uuid4().hex[:6]}"
+    password = f"pw-{uuid.uuid4().hex}"
+    fargate_stack.plane.rest.create(
+        f"/api/v1/namespaces/{fargate_stack.namespace}/secrets",
+        {"metadata": {"name": name}, "stringData": {"password": password}},
+    )
+    env = [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": name, "key": "password"}}}]
+    created = fargate_stack.create_pod(
+        name,
+        command=["sleep", "3600"],
+        containers=[{"name": "main", "image": "busybox:1.36", "command": ["sleep", "3600"], "env": env}],
+    )
+    uid = created["metadata"]["uid"]
+    assert any(v["name"].startswith("kube-api-access") for v in created["spec"]["volumes"]), created["spec"]
+    moto.script(uid, exit_code=None)
+    fargate_stack.wait_phase(name, "Running", timeout=STEP_TIMEOUT)
+
+    task = wait_task(moto, fargate_stack, uid)
+    described = moto.client("ecs").describe_task_definition(taskDefinition=task["taskDefinitionArn"], include=["TAGS"])
+    document = json.dumps(described, default=str)
+    assert password not in document
+    definitions = {d["name"]: d for d in described["taskDefinition"]["containerDefinitions"]}
+    (secret,) = moto.secrets_for(uid)
+    arn = secret["ARN"]
+    assert secret["Name"] == f"virtual-kubelet/{fargate_stack.node}/{uid}"
+    tags = {t["Key"]: t["Value"] for t in secret["Tags"]}
+    assert tags["virtual-kubelet.io/node"] == fargate_stack.node
+    assert (tags["virtual-kubelet.io/namespace"], tags["virtual-kubelet.io/name"]) == (fargate_stack.namespace, name)
+    (reference,) = definitions["main"]["secrets"]
+    assert reference["name"] == "PASSWORD"
+    assert reference["valueFrom"].startswith(f"{arn}:")
+    assert reference["valueFrom"].endswith("::")
+    assert all(e["name"] != "PASSWORD" for e in definitions["main"].get("environment", []))
+    values = json.loads(moto.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+    assert values[reference["valueFrom"][len(arn) + 1 : -2]] == password
+    helper = definitions["vk-files"]
+    files = {ref["valueFrom"][len(arn) + 1 : -2] for ref in helper["secrets"]}
+    assert len(files) == 3  # token, ca.crt, namespace of kube-api-access
+    assert "/token" in helper["entryPoint"][2]
+    for key in files:
+        assert values[key] not in document
+    assert fargate_stack.namespace.encode() in {base64.b64decode(values[key]) for key in files}
+
+    fargate_stack.plane.rest.delete(f"/api/v1/namespaces/{fargate_stack.namespace}/pods/{name}")
+    wait_for(
+        f"pod {name} to be gone",
+        lambda: fargate_stack.pod(name) is None,
+        timeout=STEP_TIMEOUT,
+        describe=lambda: logs(fargate_stack),
+    )
+    wait_for(
+        f"the secret of pod {name} to be deleted",
+        lambda: not moto.secrets_for(uid),
+        timeout=STEP_TIMEOUT,
+        describe=lambda: logs(fargate_stack),
+    )
+    assert (moto.task_for(uid) or {}).get("lastStatus") == "STOPPED"

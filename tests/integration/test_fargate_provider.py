@@ -1,17 +1,19 @@
 """vk-provider-fargate as a process against moto server (``moto_fixtures.py``): the conformance kit, adoption of
-existing tasks after a restart, batched status polling with 500 pods, and refusals over gRPC."""
+existing tasks after a restart (with their Secrets Manager secrets, and orphaned secrets deleted), batched status
+polling with 500 pods, and refusals over gRPC."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -162,6 +164,54 @@ async def test_a_restarted_provider_adopts_its_tasks_instead_of_running_them_aga
     assert "adopted 3 task(s)" in (tmp_path / "second.log").read_text()
 
 
+async def wait_until(what: str, probe: Callable[[], bool], within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while not probe():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def test_a_pods_secret_outlives_a_restart_until_the_pod_is_deleted_and_orphans_are_deleted(
+    moto: MotoBackend, tmp_path: Path
+) -> None:
+    password = f"pw-{uuid.uuid4().hex}"
+    env = container_pb2.EnvVar(name="PASSWORD", value=password, sensitive=True)
+    pod = kit_pod("with-secret")
+    pod.containers[0].env.append(env)
+    secrets = moto.client("secretsmanager")
+    orphan_uid = str(uuid.uuid4())
+    orphan = secrets.create_secret(
+        Name=f"virtual-kubelet/{NODE}/{orphan_uid}",
+        SecretString="{}",
+        Tags=[
+            {"Key": "virtual-kubelet.io/node", "Value": NODE},
+            {"Key": "virtual-kubelet.io/pod-uid", "Value": orphan_uid},
+        ],
+    )["ARN"]
+    with provider_process(moto, tmp_path / "first.log") as address:
+        async with connected(address) as stub:
+            await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=30)
+    assert not moto.secrets_for(orphan_uid), "the first provider's adoption did not delete the orphaned secret"
+    (secret,) = moto.secrets_for(pod.metadata.uid)
+    assert json.loads(secrets.get_secret_value(SecretId=secret["ARN"])["SecretString"]) == {"v0": password}
+    task = moto.task_for(pod.metadata.uid)
+    assert task is not None
+    described = moto.client("ecs").describe_task_definition(taskDefinition=task["taskDefinitionArn"])
+    assert password not in json.dumps(described, default=str)
+    (main,) = described["taskDefinition"]["containerDefinitions"]
+    assert main["secrets"] == [{"name": "PASSWORD", "valueFrom": f"{secret['ARN']}:v0::"}]
+    assert orphan != secret["ARN"]
+
+    with provider_process(moto, tmp_path / "second.log") as address:
+        async with connected(address) as stub:
+            assert pod.metadata.uid in await snapshot(stub)
+            assert moto.secrets_for(pod.metadata.uid), "adoption deleted the secret of a running task"
+            ref = pod_pb2.PodRef(uid=pod.metadata.uid, namespace="fargate-test", name=pod.metadata.name)
+            await stub.DeletePod(pod_requests_pb2.DeletePodRequest(pod=ref, grace_period_seconds=0), timeout=30)
+            await wait_until("the secret to be deleted", lambda: not moto.secrets_for(pod.metadata.uid))
+
+
 async def test_500_pods_are_polled_in_batches_of_100(moto: MotoBackend, tmp_path: Path) -> None:
     pods = [kit_pod(f"many-{index}") for index in range(500)]
     with provider_process(moto, tmp_path / "provider.log") as address:
@@ -194,18 +244,18 @@ REFUSED: list[tuple[str, dict[str, object], str]] = [
     ),
     ("host-network", {"host_network": True}, "spec.hostNetwork: host networking is not supported by AWS Fargate"),
     (
-        "secret-token",
+        "secret-too-big",
         {
             "volumes": [
                 volume_pb2.Volume(
-                    name="kube-api-access",
+                    name="big",
                     files=volume_pb2.FilesVolume(
-                        sensitive=True, files=[volume_pb2.VolumeFile(path="token", content=b"t", sensitive=True)]
+                        sensitive=True, files=[volume_pb2.VolumeFile(path="k", content=b"pw" * 40000, sensitive=True)]
                     ),
                 )
             ]
         },
-        "spec.volumes[0]: volumes holding secrets or service-account tokens",
+        "Secrets Manager secret, which holds at most 65536 bytes",
     ),
     (
         "pull-secret",
@@ -229,3 +279,4 @@ async def test_unsupported_pods_are_refused_readably_and_leave_nothing(
     assert expected in (refused.value.details() or "")
     assert "pw" not in (refused.value.details() or "")
     assert moto.counts().get("RunTask", 0) == before
+    assert not moto.secrets_for(pod.metadata.uid)

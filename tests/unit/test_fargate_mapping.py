@@ -203,9 +203,83 @@ def test_image_pull_credentials_need_a_secrets_manager_arn() -> None:
     assert "p" not in str(definition["environment"])
 
 
-def _files(sensitive: bool) -> volume_pb2.Volume:
-    file = volume_pb2.VolumeFile(path="token", content=b"t", sensitive=sensitive)
+def _files(sensitive: bool, token: bytes = b"t") -> volume_pb2.Volume:
+    file = volume_pb2.VolumeFile(path="token", content=token, sensitive=sensitive)
     return volume_pb2.Volume(name="kube-api-access", files=volume_pb2.FilesVolume(files=[file], sensitive=sensitive))
+
+
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:virtual-kubelet/n/u-1-AbCdEf"
+
+
+def _secret_pod() -> pod_pb2.Pod:
+    api = volume_pb2.Volume(
+        name="kube-api-access",
+        files=volume_pb2.FilesVolume(
+            source=volume_pb2.FILES_SOURCE_PROJECTED,
+            sensitive=True,
+            files=[
+                volume_pb2.VolumeFile(path="token", content=b"eyJtoken", sensitive=True),
+                volume_pb2.VolumeFile(path="ca.crt", content=b"-----CA-----"),
+                volume_pb2.VolumeFile(path="namespace", content=b"ns"),
+            ],
+        ),
+    )
+    config_map = volume_pb2.Volume(
+        name="config",
+        files=volume_pb2.FilesVolume(
+            source=volume_pb2.FILES_SOURCE_CONFIG_MAP, files=[volume_pb2.VolumeFile(path="c", content=b"plain")]
+        ),
+    )
+    main = _container(
+        env=[
+            container_pb2.EnvVar(name="PASSWORD", value="hunter2", sensitive=True),
+            container_pb2.EnvVar(name="PLAIN", value="visible"),
+            container_pb2.EnvVar(name="SHADOWED", value="old-secret", sensitive=True),
+            container_pb2.EnvVar(name="SHADOWED", value="now-plain"),
+        ],
+        volume_mounts=[
+            container_pb2.VolumeMount(name="kube-api-access", mount_path="/var/run/secrets/kubernetes.io/sa"),
+            container_pb2.VolumeMount(name="config", mount_path="/etc/c"),
+        ],
+    )
+    return _pod(main, volumes=[api, config_map])
+
+
+def test_sensitive_values_go_to_the_secret_and_the_definition_only_references_them() -> None:
+    draft = taskdef.build(_secret_pod(), CONFIG, node_name="n")
+    built = taskdef.build(_secret_pod(), CONFIG, node_name="n", secret_arn=SECRET_ARN)
+    assert draft.secrets == built.secrets
+    assert built.secrets == {
+        "v0": "ZXlKdG9rZW4=",  # base64 of the token
+        "v1": "LS0tLS1DQS0tLS0t",  # ca.crt: the volume is sensitive, so all of it is
+        "v2": "bnM=",
+        "v3": "hunter2",
+    }
+    helper, main = built.arguments["containerDefinitions"]
+    assert helper["name"] == taskdef.FILES_CONTAINER
+    assert helper["environment"] == [{"name": "VK_FILE_3", "value": "cGxhaW4="}]
+    assert helper["secrets"] == [
+        {"name": f"VK_FILE_{index}", "valueFrom": f"{SECRET_ARN}:v{index}::"} for index in range(3)
+    ]
+    assert "/vk-files/kube-api-access/token" in helper["entryPoint"][2]
+    assert main["secrets"] == [{"name": "PASSWORD", "valueFrom": f"{SECRET_ARN}:v3::"}]
+    assert main["environment"] == [{"name": "PLAIN", "value": "visible"}, {"name": "SHADOWED", "value": "now-plain"}]
+    document = str(built.arguments)
+    for value in ("hunter2", "old-secret", "ZXlKdG9rZW4=", "eyJtoken"):
+        assert value not in document
+    assert built.family != draft.family  # the references, not the values, are hashed
+    again = taskdef.build(_secret_pod(), CONFIG, node_name="n", secret_arn=SECRET_ARN)
+    assert again.family == built.family
+    other = _secret_pod()
+    other.containers[0].env[0].value = "another password"
+    assert taskdef.build(other, CONFIG, node_name="n", secret_arn=SECRET_ARN).family == built.family
+    assert not taskdef.build(_pod(), CONFIG, node_name="n").secrets
+
+
+def test_a_secret_volume_larger_than_a_secrets_manager_secret_is_refused() -> None:
+    with pytest.raises(errors.InvalidPod, match=r"at most 65536 bytes") as refused:
+        taskdef.build(_pod(volumes=[_files(True, b"s" * 50000)]), CONFIG, node_name="n")
+    assert "sss" not in str(refused.value)
 
 
 REFUSALS: list[tuple[str, pod_pb2.Pod, str]] = [
@@ -237,7 +311,6 @@ REFUSALS: list[tuple[str, pod_pb2.Pod, str]] = [
         ),
         "spec.volumes[0].emptyDir.medium",
     ),
-    ("secret volume", _pod(volumes=[_files(True)]), "automountServiceAccountToken: false"),
     (
         "privileged",
         _pod(_container(security_context=container_pb2.SecurityContext(privileged=True))),
@@ -265,11 +338,6 @@ REFUSALS: list[tuple[str, pod_pb2.Pod, str]] = [
         "too much together",
         _pod(_container("a", resources=_resources(16000, 1024)), _container("b", resources=_resources(1000, 1024))),
         "the containers together need",
-    ),
-    (
-        "secret env",
-        _pod(_container(env=[container_pb2.EnvVar(name="PASSWORD", value="hunter2", sensitive=True)])),
-        "spec.containers[0].env[0] (PASSWORD): values from Secrets",
     ),
     (
         "pod ip env",

@@ -1,4 +1,5 @@
-"""The AWS side: boto3 clients for ECS and CloudWatch Logs, called off the event loop, errors classified.
+"""The AWS side: boto3 clients for ECS, CloudWatch Logs and Secrets Manager, called off the event loop, errors
+classified.
 
 - **Clients** come from one boto3 session, so credentials follow the standard AWS chain; ``--endpoint-url`` only
   changes where requests go (tests run against moto server through it; the code path is production's).
@@ -9,7 +10,8 @@
 - **Errors** become the protocol's classes (:func:`classify`): access denied → PERMISSION_DENIED (the pod fails
   with the reason), validation errors → INVALID_ARGUMENT, throttling and limits → RESOURCE_EXHAUSTED, anything
   network or 5xx → UNAVAILABLE. Messages name the action and AWS's error code and message, which never contain
-  values this provider treats as secret (it sends none).
+  values this provider treats as secret (those travel only in Secrets Manager's SecretString, which AWS never
+  echoes; see :mod:`secretstore`).
 """
 
 from __future__ import annotations
@@ -47,12 +49,14 @@ _UNAVAILABLE = {"ServerException", "ServiceUnavailableException", "InternalFailu
 
 
 class Clients:
-    """The ECS and CloudWatch Logs clients of one provider."""
+    """The ECS, CloudWatch Logs and Secrets Manager clients of one provider."""
 
     def __init__(self, config: FargateConfig) -> None:
         session = boto3.session.Session(region_name=config.region)
         self.ecs: ECSClient = session.client("ecs", endpoint_url=config.endpoint_url, config=RETRY_CONFIG)
         self.logs: CloudWatchLogsClient = session.client("logs", endpoint_url=config.endpoint_url, config=RETRY_CONFIG)
+        #: Untyped: the workspace's boto3-stubs do not include the secretsmanager extra.
+        self.secrets: Any = session.client("secretsmanager", endpoint_url=config.endpoint_url, config=RETRY_CONFIG)
 
 
 async def call(action: str, function: Callable[..., T], /, **kwargs: Any) -> T:

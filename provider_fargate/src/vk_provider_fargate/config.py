@@ -13,7 +13,7 @@ flag                            required meaning
 ``--subnets``                   yes      comma-separated ``subnet-...`` IDs for the tasks' ENIs
 ``--security-groups``           yes      comma-separated ``sg-...`` IDs for the tasks' ENIs
 ``--assign-public-ip``          no       ``ENABLED`` or ``DISABLED`` (default)
-``--execution-role-arn``        yes      IAM role ECS uses to pull images and write CloudWatch logs
+``--execution-role-arn``        yes      IAM role ECS uses to pull images, write logs and read pods' secrets
 ``--task-role-arn``             no       IAM role the containers get
 ``--log-group``                 yes      CloudWatch Logs group for every container (awslogs driver)
 ``--log-stream-prefix``         no       awslogs stream prefix (default ``vk``)
@@ -23,8 +23,13 @@ flag                            required meaning
 ``--files-image``               no       image of the helper that writes configMap/downwardAPI files
 ``--poll-interval``             no       seconds between status polls while tasks change (default 2)
 ``--max-poll-interval``         no       the longest interval once nothing changes (default 15)
-``--endpoint-url``              no       ECS and CloudWatch Logs endpoint (tests against moto, LocalStack)
+``--endpoint-url``              no       ECS, Logs, Secrets Manager endpoint (tests against moto, LocalStack)
 =============================== ======== ================================================================
+
+The execution role is required, not optional, also because every pod with a Secret-sourced env value, a secret
+volume or a service-account token (the ``kube-api-access`` volume nearly every pod has) gets its values from
+Secrets Manager through it (:mod:`secretstore`): it needs ``secretsmanager:GetSecretValue`` on
+``arn:aws:secretsmanager:<region>:<account>:secret:virtual-kubelet/<node>/*``.
 
 All mistakes are reported at once, one sentence each, before anything is contacted.
 """
@@ -103,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "subnets": "comma-separated subnet IDs for the tasks (required)",
         "security-groups": "comma-separated security group IDs for the tasks (required)",
         "assign-public-ip": "ENABLED or DISABLED (default DISABLED)",
-        "execution-role-arn": "task execution role ARN: image pulls and CloudWatch logs (required)",
+        "execution-role-arn": "task execution role ARN: image pulls, CloudWatch logs, pod secrets (required)",
         "task-role-arn": "IAM role ARN the containers run with (optional)",
         "log-group": "CloudWatch Logs group for container logs (required)",
         "log-stream-prefix": "awslogs stream prefix (default vk)",
@@ -112,7 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "files-image": f"image that writes configMap/downwardAPI files (default {DEFAULT_FILES_IMAGE})",
         "poll-interval": "seconds between status polls while tasks change (default 2)",
         "max-poll-interval": "longest seconds between status polls when nothing changes (default 15)",
-        "endpoint-url": "ECS and CloudWatch Logs endpoint override, for tests (moto) and LocalStack",
+        "endpoint-url": "ECS, CloudWatch Logs and Secrets Manager endpoint override, for tests (moto) and LocalStack",
     }
     for flag in _FLAGS:
         group.add_argument(f"--{flag}", default=_env(flag), help=helps[flag])
@@ -177,7 +182,10 @@ def from_args(args: argparse.Namespace) -> FargateConfig:
         problems.append(f"--assign-public-ip: {args.assign_public_ip!r} is neither ENABLED nor DISABLED")
     execution_role = args.execution_role_arn or ""
     if not execution_role:
-        problems.append("--execution-role-arn: required (ECS needs it to pull images and to write CloudWatch logs)")
+        problems.append(
+            "--execution-role-arn: required (ECS needs it to pull images, to write CloudWatch logs and to read the "
+            "pods' Secrets Manager secrets: secretsmanager:GetSecretValue on virtual-kubelet/<node>/*)"
+        )
     elif not _ROLE_ARN.match(execution_role):
         problems.append(f"--execution-role-arn: {execution_role!r} is not an IAM role ARN")
     task_role = args.task_role_arn or ""

@@ -14,6 +14,11 @@
   ``deleted`` event follows when the task is STOPPED. A task already stopped is GONE at once.
 - **Task definitions** are registered once per family (:mod:`taskdef`), reused, and deregistered when the last
   task using them is gone.
+- **Secrets.** A pod with sensitive values (Secret env values, secret volumes, service-account tokens) first gets
+  its Secrets Manager secret (:mod:`secretstore`, named from the node and the pod UID, tagged like its task), then
+  a task definition referencing it by ARN. The secret is deleted when the pod is forgotten (its task stopped and
+  the pod deleted, or the task gone), when the create fails before a task can exist, and at adoption when no task
+  of the node carries its pod UID; an adopted task gets its secret back by the secret's tags.
 - **Exec, attach, port-forward, stats** are not declared: ECS Exec needs the SSM agent channel, which this
   provider does not speak, and Fargate has no per-task stats API it could report honestly.
 """
@@ -37,7 +42,7 @@ from virtualkubelet.provider.v1 import (
     pod_requests_pb2,
     status_pb2,
 )
-from vk_provider_fargate import backend, cloudwatch, status, taskdef
+from vk_provider_fargate import backend, cloudwatch, secretstore, status, taskdef
 from vk_provider_fargate.config import TAG_PREFIX, FargateConfig
 from vk_provider_fargate.layout import Layout, from_definitions
 from vk_provider_fargate.poller import Poller
@@ -90,6 +95,8 @@ class PodTask:
     layout: Layout
     task: dict[str, Any] = field(default_factory=dict)
     deleting: bool = False
+    #: ARN of the pod's Secrets Manager secret; empty when the pod has no sensitive values.
+    secret: str = ""
 
     @property
     def stopped(self) -> bool:
@@ -118,6 +125,8 @@ class FargateProvider(Provider):
         self._families: dict[str, str] = {}  # family -> task definition ARN
         self._family_users: dict[str, set[str]] = {}
         self._family_locks: dict[str, asyncio.Lock] = {}
+        #: Pod UID -> secret ARN of creates whose RunTask outcome is unknown: deleted if the pod is deleted unknown.
+        self._unclaimed_secrets: dict[str, str] = {}
         self._adopted = False
         self._adopt_lock = asyncio.Lock()
         self.poller = Poller(self, min_interval=config.poll_interval, max_interval=config.max_poll_interval)
@@ -182,17 +191,36 @@ class FargateProvider(Provider):
         if existing is not None:
             return pod_requests_pb2.CreatePodResponse(status=existing.pod_status(), already_existed=True)
         node_name = self.node_name or pod.node_name
-        definition = taskdef.build(pod, self.config, node_name=node_name)
+        definition = taskdef.build(pod, self.config, node_name=node_name)  # validates before anything is created
         ref = pod_pb2.PodRef(uid=uid, namespace=pod.metadata.namespace, name=pod.metadata.name)
+        secret = ""
+        if definition.secrets:
+            secret = await secretstore.store(
+                self.clients,
+                secretstore.secret_name(node_name, uid),
+                definition.secrets,
+                self._pod_tags(pod, node_name),
+            )
+            definition = taskdef.build(pod, self.config, node_name=node_name, secret_arn=secret)
         layout = from_definitions(definition.arguments["containerDefinitions"])
         self._family_users.setdefault(definition.family, set()).add(uid)
+        running = False
         try:
             arn = await self._task_definition(definition)
+            running = True
             task = await self._run_task(pod, arn, node_name)
-        except BaseException:
+        except BaseException as error:
             await self._release_family(definition.family, uid)
+            if secret:
+                if running and not isinstance(error, errors.InvalidPod | errors.PermissionDenied):
+                    # RunTask may have started the task (a retried create finds it through clientToken and needs
+                    # the same secret); a delete of the unknown pod removes it.
+                    self._unclaimed_secrets[uid] = secret
+                else:
+                    await self._delete_secret(secret)
             raise
-        pod_task = PodTask(ref, pod.revision, str(task["taskArn"]), definition.family, layout, task)
+        self._unclaimed_secrets.pop(uid, None)
+        pod_task = PodTask(ref, pod.revision, str(task["taskArn"]), definition.family, layout, task, secret=secret)
         self._tasks[uid] = pod_task
         self.pods.publish(pod_task.record())
         self.poller.wake()
@@ -205,6 +233,9 @@ class FargateProvider(Provider):
     async def delete_pod(self, request: pod_requests_pb2.DeletePodRequest) -> pod_requests_pb2.DeletePodResponse:
         pod_task = self._tasks.get(request.pod.uid)
         if pod_task is None:
+            leftover = self._unclaimed_secrets.pop(request.pod.uid, "")
+            if leftover:
+                await self._delete_secret(leftover)
             return pod_requests_pb2.DeletePodResponse(state=pod_requests_pb2.DELETION_STATE_GONE)
         if pod_task.stopped:
             final = pod_task.pod_status()
@@ -266,6 +297,15 @@ class FargateProvider(Provider):
         self.pods.delete(pod_task.ref, requested=requested, reason=reason, message=message, final_status=final)
         log.info("pod %s/%s (%s) is gone", pod_task.ref.namespace, pod_task.ref.name, pod_task.ref.uid)
         await self._release_family(pod_task.family, pod_task.ref.uid)
+        if pod_task.secret:
+            await self._delete_secret(pod_task.secret)
+
+    async def _delete_secret(self, secret: str) -> None:
+        try:
+            await secretstore.delete(self.clients, secret)
+            log.info("deleted secret %s", secret)
+        except errors.ProviderError as error:
+            log.warning("could not delete secret %s (adoption after a restart retries): %s", secret, error)
 
     # -- task definitions -----------------------------------------------------------------------------------------
 
@@ -328,15 +368,19 @@ class FargateProvider(Provider):
 
     # -- tasks ----------------------------------------------------------------------------------------------------
 
-    async def _run_task(self, pod: pod_pb2.Pod, task_definition_arn: str, node_name: str) -> dict[str, Any]:
+    def _pod_tags(self, pod: pod_pb2.Pod, node_name: str) -> list[dict[str, str]]:
         meta = pod.metadata
-        tags = [
+        return [
             {"key": TAG_NODE, "value": node_name},
             {"key": TAG_UID, "value": meta.uid},
             {"key": TAG_NAMESPACE, "value": meta.namespace},
             {"key": TAG_NAME, "value": meta.name},
             *self._extra_tags(),
         ]
+
+    async def _run_task(self, pod: pod_pb2.Pod, task_definition_arn: str, node_name: str) -> dict[str, Any]:
+        meta = pod.metadata
+        tags = self._pod_tags(pod, node_name)
         if pod.revision and len(pod.revision) <= 256:
             tags.append({"key": TAG_REVISION, "value": pod.revision})
         answer = await backend.call(
@@ -398,6 +442,7 @@ class FargateProvider(Provider):
 
             arns += await backend.call("ListTasks", pages)
         tasks, _ = await self.describe(sorted(set(arns)), tags=True)
+        secrets = await secretstore.of_node(self.clients, node_name)
         layouts: dict[str, Layout] = {}
         for task in tasks:
             tags = {str(t.get("key")): str(t.get("value", "")) for t in task.get("tags", [])}
@@ -421,10 +466,15 @@ class FargateProvider(Provider):
                 ref, tags.get(TAG_REVISION, ""), str(task["taskArn"]), family, layouts[definition_arn], task
             )
             pod_task.deleting = task.get("desiredStatus") == "STOPPED" and not pod_task.stopped
+            pod_task.secret = secrets.get(uid, "")
             self._tasks[uid] = pod_task
             self._families.setdefault(family, definition_arn)
             self._family_users.setdefault(family, set()).add(uid)
             self.pods.publish(pod_task.record())
+        for uid, secret in sorted(secrets.items()):
+            if uid not in self._tasks:
+                log.info("secret %s belongs to no task of node %s (an interrupted create): deleting", secret, node_name)
+                await self._delete_secret(secret)
         log.info("adopted %d task(s) of node %s in cluster %s", len(self._tasks), node_name, self.config.cluster)
 
     # -- logs -----------------------------------------------------------------------------------------------------

@@ -3,7 +3,13 @@
 Design decisions (each documented for users in the refusal message it can cause):
 
 - **Deduplicated by content.** The family is ``vk-<sha256 of the document and the node name>``; pods with the same
-  spec share it (a Deployment's replicas register once) and the provider deregisters it when no task uses it.
+  spec share it (a Deployment's replicas register once) and the provider deregisters it when no task uses it. The
+  document holds no secret value, only references to the pod's own secret (below), so the hash never depends on
+  (nor leaks anything about) a secret value. The trade-off: those references name a per-pod secret, so a pod with
+  any sensitive value (including the service-account token) gets a task definition of its own and registers it
+  at create (one RegisterTaskDefinition per pod, deregistered when the pod is gone); pods without one still share.
+  Sharing one definition across pods would need the values in a per-node or per-spec secret, which then could not
+  be deleted with the pod, or a different token per task, which a task definition cannot express.
 - **command → entryPoint, args → command**, as Docker's and ECS's terms differ from Kubernetes'.
 - **Resources.** Each container gets ``cpu`` (units) from its CPU limit or request, ``memory`` (hard) from its
   memory limit and ``memoryReservation`` from its request (or limit, or 128 MiB when it states neither: ECS needs
@@ -21,13 +27,23 @@ Design decisions (each documented for users in the refusal message it can cause)
   has nothing that marks a running container unready without stopping it.
 - **emptyDir** → a task volume (Fargate ephemeral storage); ``ephemeralStorage`` grows past the 20 GiB default to
   cover ``sizeLimit``\\s and ephemeral-storage requests.
-- **configMap, downwardAPI and projected volumes without secrets** are written by a helper init container
-  (``vk-files``, ``--files-image``) into a task volume the containers mount read-only; their content travels
-  base64-encoded in the helper's environment, so it is limited to 32 KiB per pod (task definitions are at most
-  64 KiB).
-- **Secrets** (``sensitive`` env values, secret volumes, service-account tokens) are refused: a task definition is
-  readable by anyone with ``ecs:DescribeTaskDefinition``, and delivering them through Secrets Manager is not built
-  yet. A pod that does not need the API sets ``automountServiceAccountToken: false``.
+- **configMap, downwardAPI, secret and projected volumes** (including ``kube-api-access``: token, ca.crt and
+  namespace) are written by a helper init container (``vk-files``, ``--files-image``) into a task volume the
+  containers mount read-only. Content travels base64-encoded in the helper's environment: plain files in the task
+  definition (at most 32 KiB per pod; task definitions are at most 64 KiB), every file of a volume marked
+  ``sensitive`` through the pod's secret (below).
+- **Secrets** (``sensitive`` env values, files of sensitive volumes: secret volumes and service-account tokens)
+  never enter the task definition, which anyone with ``ecs:DescribeTaskDefinition`` can read. They go into one
+  AWS Secrets Manager secret per pod (:mod:`secretstore`, a JSON object of at most 64 KiB keyed ``v0``, ``v1``...)
+  and the container definitions name them in ``secrets`` as ``<secret-arn>:<key>::``; ECS resolves them at task
+  start with the task execution role. :func:`build` returns the values in :attr:`TaskDefinition.secrets`; the
+  provider stores them and builds again with the secret's ARN.
+- **Service-account token refresh.** ``UpdatePod`` is not declared and ``volume_updates`` is off, so the controller
+  never sends a rotated token (it refreshes tokens through UpdatePod only for providers declaring volume_updates).
+  The token written at task start is the one the controller requested at create with the projection's full
+  ``expirationSeconds``; for ``kube-api-access`` (3607 s) an API server with its default
+  ``--service-account-extend-token-expiration`` issues it valid for a year. A task that outlives its token has to
+  be replaced by a new pod.
 - **imagePullSecrets** → ``repositoryCredentials``, which ECS reads only from Secrets Manager: the pod names the
   secret's ARN in the annotation ``fargate.virtual-kubelet.io/repository-credentials``; without it, refused.
 - **Ignored hints**: image pull policy (Fargate always pulls), priority, hostname/subdomain (Fargate sets its own),
@@ -47,6 +63,8 @@ from typing import Any
 from virtualkubelet.provider.v1 import container_pb2, pod_pb2, volume_pb2
 from vk_provider_fargate import sizing
 from vk_provider_fargate.config import FargateConfig
+from vk_provider_fargate.secretstore import MAX_SECRET_BYTES
+from vk_provider_fargate.secretstore import encode as secretstore_encode
 from vk_provider_sdk import errors
 
 FILES_CONTAINER = "vk-files"
@@ -57,6 +75,8 @@ MAX_FILES_BYTES = 32 * 1024
 DEFAULT_EPHEMERAL_GIB = 20
 MAX_EPHEMERAL_GIB = 200
 _FILES_ROOT = "/vk-files"
+#: The ARN :func:`build` writes into ``secrets`` references until the provider knows the pod's secret's ARN.
+PENDING_SECRET_ARN = "arn:aws:secretsmanager:pending:000000000000:secret:pending"  # noqa: S105 - a placeholder
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
 _POLICIES = {
     pod_pb2.RESTART_POLICY_UNSPECIFIED: "Always",
@@ -81,6 +101,22 @@ class TaskDefinition:
     size: sizing.TaskSize
     #: Containers in the order the status reports them: (name, is_init) for the pod's own containers.
     containers: tuple[tuple[str, bool], ...]
+    #: The pod's sensitive values by JSON key of its secret (env values as is, file contents base64-encoded);
+    #: empty when it has none. Never log it.
+    secrets: dict[str, str]
+
+
+class _Secrets:
+    """Collects the pod's sensitive values, handing out ``secrets`` references to them."""
+
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+        self.values: dict[str, str] = {}
+
+    def reference(self, name: str, value: str) -> dict[str, str]:
+        key = f"v{len(self.values)}"
+        self.values[key] = value
+        return {"name": name, "valueFrom": f"{self.arn}:{key}::"}
 
 
 def restart_policy(pod: pod_pb2.Pod) -> str:
@@ -93,9 +129,17 @@ def restart_policy(pod: pod_pb2.Pod) -> str:
     return policy
 
 
-def build(pod: pod_pb2.Pod, config: FargateConfig, *, node_name: str) -> TaskDefinition:
-    """The task definition for ``pod``; InvalidPod naming the first field Fargate cannot honour."""
+def build(
+    pod: pod_pb2.Pod, config: FargateConfig, *, node_name: str, secret_arn: str = PENDING_SECRET_ARN
+) -> TaskDefinition:
+    """The task definition for ``pod``; InvalidPod naming the first field Fargate cannot honour.
+
+    Sensitive values are referenced as keys of the secret ``secret_arn``; until the provider has stored
+    :attr:`TaskDefinition.secrets` there, the references name :data:`PENDING_SECRET_ARN` and the result is only
+    good for validation and for the values.
+    """
     _check_pod(pod)
+    secrets = _Secrets(secret_arn)
     policy = restart_policy(pod)
     credentials = _repository_credentials(pod)
     volumes, files_volumes, ephemeral_gib = _volumes(pod)
@@ -105,7 +149,7 @@ def build(pod: pod_pb2.Pod, config: FargateConfig, *, node_name: str) -> TaskDef
     containers: list[tuple[str, bool]] = []
     previous: tuple[str, str] | None = None  # the container the next one waits for, and the condition
     if files_volumes:
-        definitions.append(_files_helper(files_volumes, config))
+        definitions.append(_files_helper(files_volumes, config, secrets))
         previous = (FILES_CONTAINER, "SUCCESS")
     names = {FILES_CONTAINER}
     sidecars: list[str] = []
@@ -117,7 +161,7 @@ def build(pod: pod_pb2.Pod, config: FargateConfig, *, node_name: str) -> TaskDef
             container_pb2.CONTAINER_RESTART_POLICY_ALWAYS,
         ):
             raise errors.InvalidPod(f"{path}.restartPolicy: value {container.restart_policy} is unknown")
-        definition = _container(path, container, pod, config, names, volumes, credentials, stop_timeout)
+        definition = _container(path, container, pod, config, names, volumes, credentials, stop_timeout, secrets)
         definition["essential"] = False
         if previous is not None:
             definition["dependsOn"] = [{"containerName": previous[0], "condition": previous[1]}]
@@ -131,7 +175,7 @@ def build(pod: pod_pb2.Pod, config: FargateConfig, *, node_name: str) -> TaskDef
         containers.append((container.name, True))
     for index, container in enumerate(pod.containers):
         path = f"spec.containers[{index}]"
-        definition = _container(path, container, pod, config, names, volumes, credentials, stop_timeout)
+        definition = _container(path, container, pod, config, names, volumes, credentials, stop_timeout, secrets)
         definition["essential"] = True
         waits = [{"containerName": name, "condition": "START"} for name in sidecars]
         if previous is not None and previous[1] == "SUCCESS":
@@ -146,6 +190,12 @@ def build(pod: pod_pb2.Pod, config: FargateConfig, *, node_name: str) -> TaskDef
         definitions.append(definition)
         containers.append((container.name, False))
     size = _size(definitions)
+    secret_bytes = len(secretstore_encode(secrets.values).encode())
+    if secret_bytes > MAX_SECRET_BYTES:
+        raise errors.InvalidPod(
+            f"spec: the pod's Secret values and service-account token files take {secret_bytes} bytes in its AWS "
+            f"Secrets Manager secret, which holds at most {MAX_SECRET_BYTES} bytes"
+        )
     arguments: dict[str, Any] = {
         "networkMode": "awsvpc",
         "requiresCompatibilities": ["FARGATE"],
@@ -162,7 +212,11 @@ def build(pod: pod_pb2.Pod, config: FargateConfig, *, node_name: str) -> TaskDef
     document = json.dumps({"node": node_name, "definition": arguments}, sort_keys=True).encode()
     family = "vk-" + hashlib.sha256(document).hexdigest()[:40]
     return TaskDefinition(
-        family=family, arguments={"family": family, **arguments}, size=size, containers=tuple(containers)
+        family=family,
+        arguments={"family": family, **arguments},
+        size=size,
+        containers=tuple(containers),
+        secrets=dict(secrets.values),
     )
 
 
@@ -219,13 +273,8 @@ def _volumes(pod: pod_pb2.Pod) -> tuple[dict[str, str], list[tuple[str, volume_p
                 raise errors.InvalidPod(f"{path}.emptyDir.medium: value {volume.empty_dir.medium} is unknown")
             scratch_bytes += volume.empty_dir.size_limit_bytes
         else:
-            if volume.files.sensitive or any(f.sensitive for f in volume.files.files):
-                raise errors.InvalidPod(
-                    f"{path}: volumes holding secrets or service-account tokens are not supported by the Fargate "
-                    "provider yet (a task definition is no place for secrets); for the kube-api-access volume, set "
-                    "automountServiceAccountToken: false if the pod does not call the Kubernetes API"
-                )
-            files_bytes += sum(len(f.content) for f in volume.files.files)
+            if not _sensitive(volume.files):
+                files_bytes += sum(len(f.content) for f in volume.files.files)
             files.append((volume.name, volume.files))
         names[volume.name] = volume.name
     if files_bytes > MAX_FILES_BYTES:
@@ -256,6 +305,7 @@ def _container(
     volumes: dict[str, str],
     credentials: str | None,
     stop_timeout: int,
+    secrets: _Secrets,
 ) -> dict[str, Any]:
     if not container.name or container.name in names:
         raise errors.InvalidPod(f"{path}.name: {container.name!r} is missing or not unique (or reserved)")
@@ -269,10 +319,11 @@ def _container(
             f"{path}: $(VAR) references to status.podIP/hostIP values are {_NOT_FARGATE}: they are known only once the "
             "task runs"
         )
+    environment, references = _environment(path, container, secrets)
     definition: dict[str, Any] = {
         "name": container.name,
         "image": container.image,
-        "environment": _environment(path, container),
+        "environment": environment,
         "stopTimeout": stop_timeout,
         "logConfiguration": {
             "logDriver": "awslogs",
@@ -283,6 +334,8 @@ def _container(
             },
         },
     }
+    if references:
+        definition["secrets"] = references
     if container.command:
         definition["entryPoint"] = list(container.command)
     if container.args:
@@ -318,8 +371,11 @@ def _container(
     return definition
 
 
-def _environment(path: str, container: container_pb2.Container) -> list[dict[str, str]]:
-    values: dict[str, str] = {}
+def _environment(
+    path: str, container: container_pb2.Container, secrets: _Secrets
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """``environment`` (plain values) and ``secrets`` (references to sensitive ones); the last of a name wins."""
+    values: dict[str, tuple[str, bool]] = {}
     for index, var in enumerate(container.env):
         source = var.WhichOneof("source")
         if source == "runtime_value":
@@ -329,14 +385,15 @@ def _environment(path: str, container: container_pb2.Container) -> list[dict[str
             )
         if source not in (None, "value"):
             raise errors.InvalidPod(f"{path}.env[{index}] ({var.name}): the value source is unknown to this provider")
-        if var.sensitive:
-            raise errors.InvalidPod(
-                f"{path}.env[{index}] ({var.name}): values from Secrets are not supported by the Fargate provider yet "
-                "(they would be stored in plain text in the task definition)"
-            )
         values.pop(var.name, None)
-        values[var.name] = var.value
-    return [{"name": name, "value": value} for name, value in values.items()]
+        values[var.name] = (var.value, var.sensitive)
+    plain = [{"name": name, "value": value} for name, (value, sensitive) in values.items() if not sensitive]
+    references = [secrets.reference(name, value) for name, (value, sensitive) in values.items() if sensitive]
+    return plain, references
+
+
+def _sensitive(volume: volume_pb2.FilesVolume) -> bool:
+    return volume.sensitive or volume.source == volume_pb2.FILES_SOURCE_SECRET or any(f.sensitive for f in volume.files)
 
 
 def _resources(path: str, container: container_pb2.Container) -> dict[str, Any]:
@@ -461,24 +518,36 @@ def _health_check(path: str, probe: container_pb2.Probe) -> dict[str, Any]:
     }
 
 
-def _files_helper(files_volumes: list[tuple[str, volume_pb2.FilesVolume]], config: FargateConfig) -> dict[str, Any]:
-    """The init container that writes every files volume into its task volume, then exits 0."""
+def _files_helper(
+    files_volumes: list[tuple[str, volume_pb2.FilesVolume]], config: FargateConfig, secrets: _Secrets
+) -> dict[str, Any]:
+    """The init container that writes every files volume into its task volume, then exits 0.
+
+    Every file's content is base64 in an environment variable: a plain one in the task definition, or, for files
+    of a sensitive volume, a ``secrets`` reference to the pod's secret (resolved by ECS at task start).
+    """
     lines = ["set -e"]
     environment = []
+    references = []
     count = 0
     for volume_name, volume in files_volumes:
         root = f"{_FILES_ROOT}/{volume_name}"
+        sensitive = _sensitive(volume)
         for file in volume.files:
             target = f"{root}/{file.path}"
             variable = f"VK_FILE_{count}"
             count += 1
-            environment.append({"name": variable, "value": base64.b64encode(file.content).decode()})
+            encoded = base64.b64encode(file.content).decode()
+            if sensitive:
+                references.append(secrets.reference(variable, encoded))
+            else:
+                environment.append({"name": variable, "value": encoded})
             mode = f"{file.mode if file.HasField('mode') else 0o644:o}"
             quoted = shlex.quote(target)
             lines.append(f'mkdir -p "$(dirname {quoted})"')
             lines.append(f'printf %s "${variable}" | base64 -d > {quoted}')
             lines.append(f"chmod {mode} {quoted}")
-    return {
+    helper: dict[str, Any] = {
         "name": FILES_CONTAINER,
         "image": config.files_image,
         "essential": False,
@@ -499,6 +568,9 @@ def _files_helper(files_volumes: list[tuple[str, volume_pb2.FilesVolume]], confi
             },
         },
     }
+    if references:
+        helper["secrets"] = references
+    return helper
 
 
 def _size(definitions: list[dict[str, Any]]) -> sizing.TaskSize:
@@ -516,6 +588,8 @@ def _size(definitions: list[dict[str, Any]]) -> sizing.TaskSize:
 __all__ = [
     "DEFAULT_CONTAINER_MEMORY_MIB",
     "FILES_CONTAINER",
+    "MAX_SECRET_BYTES",
+    "PENDING_SECRET_ARN",
     "REPOSITORY_CREDENTIALS_ANNOTATION",
     "TaskDefinition",
     "build",

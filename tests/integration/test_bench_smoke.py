@@ -31,3 +31,15 @@ def test_the_secrets_memory_benchmark_runs() -> None:
 
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "ratio after/before:" in result.stdout
+
+
+def test_the_logs_follow_benchmark_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "logs_follow.py"), "--bytes", "2000000"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "throughput ratio kubectl/baseline:" in result.stdout

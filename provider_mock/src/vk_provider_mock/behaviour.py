@@ -14,6 +14,10 @@
   Without it, processes ignore SIGTERM (as ``sleep`` does) and are killed (137) when the grace period ends.
 - ``fail-create: Reason: message``: CreatePod fails with INVALID_ARGUMENT, ErrorInfo reason ``Reason`` and that
   message.
+- ``log-flood: BYTES[,LINE-LENGTH]`` (e.g. ``1Gi`` or ``2000000,200``): every regular container writes that many
+  bytes of log in lines of that length (default 100, newline included) as soon as it starts, as fast as followers
+  read them, then exits with ``exit-code`` (its command is not run). The log is synthetic: generated line by line
+  when read, never stored (see ``flood.py``).
 
 Durations: ``150ms``, ``2s``, ``1.5m``, ``1h`` or a bare number of seconds.
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from vk_provider_mock.flood import Flood
 from vk_provider_mock.shell import parse_sleep
 from vk_provider_sdk import errors
 
@@ -42,6 +47,7 @@ KNOWN = frozenset(
         "image-pull-error",
         "stop-delay",
         "fail-create",
+        "log-flood",
     }
 )
 DEFAULT_RESTART_BACKOFF = 10.0
@@ -64,6 +70,8 @@ class Behaviour:
     stop_delay: float | None = None
     #: (reason, message) for CreatePod to fail with.
     fail_create: tuple[str, str] | None = None
+    #: The synthetic log every regular container writes before it exits.
+    log_flood: Flood | None = None
 
     def image_fails(self, image: str) -> bool:
         if self.image_pull_error is None:
@@ -122,6 +130,14 @@ def from_annotations(annotations: Mapping[str, str], *, default_stop_delay: floa
         if not sep:
             reason, message = "MockCreateFailed", values["fail-create"]
         fail_create = (reason.strip() or "MockCreateFailed", message.strip() or "refused by the mock (fail-create)")
+    log_flood = None
+    if "log-flood" in values:
+        try:
+            log_flood = Flood.parse(values["log-flood"])
+        except ValueError:
+            raise _invalid(
+                "log-flood", values["log-flood"], "BYTES[,LINE-LENGTH] such as 1Gi or 2000000,200 (line length >= 1)"
+            ) from None
     stop_delay = duration("stop-delay")
     return Behaviour(
         startup_delay=duration("startup-delay") or 0.0,
@@ -133,6 +149,7 @@ def from_annotations(annotations: Mapping[str, str], *, default_stop_delay: floa
         image_pull_error=image_pull_error,
         stop_delay=stop_delay if stop_delay is not None else default_stop_delay,
         fail_create=fail_create,
+        log_flood=log_flood,
     )
 
 

@@ -39,6 +39,7 @@ from google.protobuf import json_format, timestamp_pb2
 from virtualkubelet.provider.v1 import container_pb2, pod_pb2, status_pb2
 from vk_provider_mock import environment, shell, usage
 from vk_provider_mock.behaviour import Behaviour
+from vk_provider_mock.flood import Flood
 from vk_provider_mock.program import Timeline, compile_process
 
 Kind = Literal["init", "sidecar", "main"]
@@ -83,6 +84,9 @@ class Instance:
     message: str = ""
     #: Output the process wrote outside its timeline (attach input echoed by the main process).
     extra: list[LogLine] = field(default_factory=list)
+    #: The synthetic log the instance wrote at its start instead of running its command (``log-flood``); it is
+    #: generated when read (``streams.py``) and is not part of :meth:`MockPod.log_lines`.
+    flood: Flood | None = None
 
     @property
     def running(self) -> bool:
@@ -376,6 +380,9 @@ class MockPod:
             limit, limit_code = None, 0
         if limit is not None and (end is None or limit < end):
             end, code = limit, limit_code
+        flood = self.behaviour.log_flood if run.kind == "main" else None
+        if flood is not None:
+            end, code = 0.0, self.behaviour.exit_code
         probe_delay = container.readiness_probe.initial_delay_seconds if container.HasField("readiness_probe") else 0
         run.current = Instance(
             image=container.image,
@@ -384,6 +391,7 @@ class MockPod:
             exit_at=None if end is None else t + end,
             exit_code=code,
             container_id=f"mock://{self.uid}/{run.name}/{run.restart_count}",
+            flood=flood,
         )
         run.next_start_at = None
 
@@ -396,6 +404,9 @@ class MockPod:
         fallback = container_pb2.TERMINATION_MESSAGE_POLICY_FALLBACK_TO_LOGS_ON_ERROR
         if code != 0 and container.termination_message_policy == fallback:
             lines = [line.content for line in self.log_lines(run, current, at)][-FALLBACK_LINES:]
+            if current.flood is not None:
+                flood = current.flood
+                lines = [flood.content(i) for i in range(max(flood.lines - FALLBACK_LINES, 0), flood.lines)] + lines
             current.message = b"\n".join(lines)[-FALLBACK_BYTES:].decode(errors="replace")
         if not restart:
             return
@@ -567,7 +578,7 @@ class MockPod:
         lines = [
             LogLine(instance.started_at + line.offset, line.stream, line.content)
             for line in timeline.lines
-            if instance.started_at + line.offset <= limit
+            if instance.started_at + line.offset <= limit and instance.flood is None
         ]
         lines.extend(line for line in instance.extra if line.time <= limit)
         lines.sort(key=lambda line: line.time)
@@ -576,6 +587,8 @@ class MockPod:
     def next_line_at(self, run: ContainerRun, instance: Instance, after: float) -> float | None:
         """When the instance writes its next timeline line after ``after`` (None: no more lines)."""
         end = instance.finished_at
+        if instance.flood is not None:
+            return None
         times = [
             instance.started_at + line.offset
             for line in self.timeline(run, instance.image).lines
@@ -678,6 +691,8 @@ def _instance_to_json(instance: Instance | None) -> dict[str, Any] | None:
         return None
     data = vars(instance).copy()
     data["extra"] = [[line.time, line.stream, base64.b64encode(line.content).decode()] for line in instance.extra]
+    flood = instance.flood
+    data["flood"] = None if flood is None else [flood.total, flood.line_length]
     return data
 
 
@@ -685,7 +700,8 @@ def _instance_from_json(data: dict[str, Any] | None) -> Instance | None:
     if data is None:
         return None
     extra = [LogLine(float(t), cast(shell.Stream, stream), base64.b64decode(text)) for t, stream, text in data["extra"]]
-    return Instance(**{**data, "extra": extra})
+    flood = data.get("flood")
+    return Instance(**{**data, "extra": extra, "flood": None if flood is None else Flood(int(flood[0]), int(flood[1]))})
 
 
 def _run_to_json(run: ContainerRun) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 - **Logs** are derived from the container instance's timeline and start time (see ``runtime.py``), so every line
   has the time it was "written"; every option is honoured natively: follow, tail, since, limit, previous,
   timestamps. Following waits for the next line's time or for a change of the pod, whichever comes first.
+  A synthetic flood (``log-flood``, see ``flood.py``) is generated batch by batch as the reader takes it, with the
+  same options, so its size never costs memory.
 - **Exec** runs the mock shell live (``shell.py``) against the container's environment and files: ``echo``,
   ``env``, ``cat PATH``, ``cat`` (stdin to stdout), ``sleep``, ``exit N``, ``sh -c``, ``>&2`` and ``2>&1``;
   unknown commands print ``sh: X: not found`` to stderr and exit 127. With a tty everything goes to stdout; resizes
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Protocol
 
 from virtualkubelet.provider.v1 import container_pb2, logs_pb2, pod_pb2, streaming_pb2
@@ -100,19 +102,58 @@ async def container_logs(
     budget = logs.ByteBudget(request.limit_bytes if request.HasField("limit_bytes") else None)
     now = pods.now()
     lines = pod.log_lines(run, instance, now)
-    history = logs.select([_entry(line) for line in lines], request, budget=budget)
-    batches = list(logs.batches(history))
-    for index, batch in enumerate(batches):
-        last = index == len(batches) - 1
-        yield logs_pb2.GetContainerLogsResponse(entries=batch, history_complete=request.follow and last)
+    entries = [_entry(line) for line in lines]
+    if instance.flood is None:
+        flood, history = None, logs.select(entries, request, budget=budget)
+    else:
+        # The flood comes first; the few other lines (since and tail applied) after it, within what budget is left.
+        others = logs.select(entries, request, budget=logs.ByteBudget(None))
+        flood, history = _flood_batches(instance, request, budget, after_lines=len(others)), others
+    sent = False
+    pending: list[logs_pb2.LogEntry] | None = None
+    for batch in flood if flood is not None else logs.batches(history):
+        # One batch of lookahead: the last batch of the history carries history_complete.
+        if pending is not None:
+            yield logs_pb2.GetContainerLogsResponse(entries=pending)
+            sent = True
+        pending = batch
+    if flood is not None:
+        pending = [*(pending or []), *budget.take(history)] or None
+    if pending is not None:
+        yield logs_pb2.GetContainerLogsResponse(entries=pending, history_complete=request.follow)
+        sent = True
     if not request.follow:
         return
-    if not batches:
+    if not sent:
         yield logs_pb2.GetContainerLogsResponse(history_complete=True)
+    if budget.exhausted:
+        return
     async for new in _follow(pods, pod, run, instance, seen=len(lines), since=now):
         entries = budget.take(_entry(line) for line in new)
         for batch in logs.batches(entries):
             yield logs_pb2.GetContainerLogsResponse(entries=batch)
+        if budget.exhausted:
+            return
+
+
+def _flood_batches(
+    instance: Instance, request: logs_pb2.GetContainerLogsRequest, budget: logs.ByteBudget, *, after_lines: int
+) -> Iterator[list[logs_pb2.LogEntry]]:
+    """The flood's part of the history, a batch at a time, with since, tail and the byte limit applied (the
+    ``after_lines`` other lines of the instance come after it and count for the tail)."""
+    flood = instance.flood
+    assert flood is not None
+    stamp = timestamp(instance.started_at)
+    if request.HasField("since_time") and stamp.ToNanoseconds() < request.since_time.ToNanoseconds():
+        return
+    start = 0
+    if request.HasField("tail_lines"):
+        start = max(flood.lines - max(request.tail_lines - after_lines, 0), 0)
+    stdout = logs_pb2.LOG_STREAM_STDOUT
+    for contents in flood.chunks(start, max_bytes=logs.BATCH_BYTES):
+        batch = budget.take(logs_pb2.LogEntry(time=stamp, stream=stdout, content=content) for content in contents)
+        if batch:
+            yield batch
         if budget.exhausted:
             return
 

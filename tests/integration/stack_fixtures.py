@@ -171,10 +171,17 @@ class Stack:
 
 @contextlib.contextmanager
 def running_stack(
-    plane: ControlPlane, workdir: Path, namespace: str, node_name: str, *, node_address: str = "127.0.0.1"
+    plane: ControlPlane,
+    workdir: Path,
+    namespace: str,
+    node_name: str,
+    *,
+    node_address: str = "127.0.0.1",
+    env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
+    """The stack; ``env`` is added to both processes' environment (e.g. ``OTEL_*``)."""
     intervals = ControllerIntervals()
-    provider = start_mock_provider(workdir, state_file=workdir / "mock-backend.json")
+    provider = start_mock_provider(workdir, state_file=workdir / "mock-backend.json", env=env)
     controller = start_controller(
         plane,
         workdir,
@@ -182,6 +189,7 @@ def running_stack(
         provider_address=provider.address,
         intervals=intervals,
         node_address=node_address,
+        env=env,
     )
     running = Stack(
         plane=plane,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from vk_controller import logs, settings
 from vk_controller.kube.config import ConfigError
+from vk_provider_sdk import tracing
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -16,6 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(config.log_level, config.log_format)
     from vk_controller.app import serve  # after logging is set up: importing grpc logs
 
+    tracing.configure("vk-controller")  # only if the OTEL_* environment asks for it
     try:
         asyncio.run(serve(config))
     except ConfigError as error:
@@ -23,6 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        tracing.shutdown()
     return 0
 
 

@@ -3,7 +3,7 @@
 Start-up order: handshake with the provider (retried until it answers, so the Node is registered with the
 provider's real capacity, never an invented one), register or adopt the Node, then run concurrently: the Lease,
 node status, provider health checks, the provider's status stream, the pod watch, the two pod queues, the kubelet
-API (``--kubelet-port``) and the plain health endpoint (``--healthz-port``).
+API (``--kubelet-port``), the plain health endpoint (``--healthz-port``) and ``/metrics`` (``--metrics-port``).
 
 Shutdown (SIGTERM, SIGINT) cancels everything within ``shutdown_timeout`` and leaves the provider's pods running:
 the next start adopts them.
@@ -28,6 +28,7 @@ from vk_controller.kube.references import ReferencedObjects
 from vk_controller.kubeletapi.context import KubeletContext
 from vk_controller.kubeletapi.health import serve_health
 from vk_controller.kubeletapi.server import ServerSettings, serve_kubelet_api
+from vk_controller.metrics import Metrics, serve_metrics
 from vk_controller.node.lease import LeaseKeeper
 from vk_controller.node.registration import NodeSpec, default_address, register
 from vk_controller.node.status import NodeStatus
@@ -54,6 +55,7 @@ DECLARED_FEATURES = ("ExtendWebSocketsToKubelet",)
 class Controller:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.metrics = Metrics()
         self.kube = KubeClient(
             load_config(settings.kubeconfig, settings.kube_context), user_agent=f"vk-controller/{__version__}"
         )
@@ -67,6 +69,7 @@ class Controller:
             ),
             call_timeout=settings.provider_call_timeout,
             ping_timeout=settings.provider_ping_timeout,
+            metrics=self.metrics,
         )
         self.events = EventRecorder(self.kube, host=settings.node_name)
         self.provider_state = ProviderState()
@@ -180,13 +183,16 @@ class Controller:
                 can_update=caps.any_update or caps.volume_updates,
                 references=references,
                 refresh_in=objects.token_refresh_in,
+                metrics=self.metrics,
             )
+            self.metrics.watch_pods(self.pods.pods.values)
             lease = LeaseKeeper(
                 self.kube,
                 node_name=self.settings.node_name,
                 node_uid=lambda: str(self._node["metadata"]["uid"]),
                 duration_seconds=self.settings.lease_duration,
                 renew_interval=self.settings.lease_renew_interval,
+                metrics=self.metrics,
             )
             group.create_task(lease.run(), name="lease")
             group.create_task(self.node_status.run(), name="node-status")
@@ -196,19 +202,26 @@ class Controller:
             group.create_task(self._watch_pods(), name="pod-informer")
             group.create_task(self.services.run(), name="service-informer")
             group.create_task(
-                serve_kubelet_api(self._kubelet_context(), self.kube, self._kubelet_server(spec)), name="kubelet-api"
+                serve_kubelet_api(self._kubelet_context(), self.kube, self._kubelet_server(spec), self.metrics),
+                name="kubelet-api",
             )
+            if self.settings.metrics_port:
+                group.create_task(
+                    serve_metrics(self.metrics, self.settings.metrics_bind_address, self.settings.metrics_port),
+                    name="metrics",
+                )
             if self.settings.healthz_port:
                 group.create_task(
                     serve_health(self.settings.healthz_bind_address, self.settings.healthz_port), name="healthz"
                 )
             workers = self.settings.pod_sync_workers
-            group.create_task(
-                run_workers(self.pods.sync_queue, self.pods.sync, workers=workers, is_retryable=is_retryable)
-            )
-            group.create_task(
-                run_workers(self.pods.status_queue, self.pods.sync_status, workers=workers, is_retryable=is_retryable)
-            )
+            for queue, handler in (
+                (self.pods.sync_queue, self.pods.sync),
+                (self.pods.status_queue, self.pods.sync_status),
+            ):
+                group.create_task(
+                    run_workers(queue, handler, workers=workers, is_retryable=is_retryable, metrics=self.metrics)
+                )
             log.info("node %s running", self.settings.node_name)
 
     def _references_changed(self, keys: Iterable[str]) -> None:
@@ -259,8 +272,11 @@ class Controller:
         pods = self.pods
         delay = 0.2
         first = True
+        counted = self.metrics.status_events
+        pod_events, gone_events, synced_events = (counted.labels(kind) for kind in ("pod", "deleted", "synced"))
         while True:
             if not first:
+                self.metrics.status_reconnects.inc()
                 try:
                     handshake = await self.provider.handshake(
                         node_name=self.settings.node_name, controller_version=__version__
@@ -276,6 +292,7 @@ class Controller:
             try:
                 async for event in self.provider.watch_pods():
                     if isinstance(event, Synced):
+                        synced_events.inc()
                         vanished = self.provider_state.end_snapshot()
                         for pod in vanished:
                             pods.provider_gone(pod.key)
@@ -283,9 +300,11 @@ class Controller:
                         delay = 0.2
                         log.info("provider status stream synced: %d pods", len(self.provider_state))
                     elif isinstance(event, PodGone):
+                        gone_events.inc()
                         self.provider_state.remove(event)
                         pods.provider_gone(f"{event.ref.namespace}/{event.ref.name}")
                     else:
+                        pod_events.inc()
                         record = ProviderPod.from_record(event)
                         self.provider_state.put(record)
                         pods.provider_changed(record)

@@ -39,6 +39,8 @@ class Settings:
     anonymous_auth: bool = False
     healthz_port: int = 10248
     healthz_bind_address: str = "127.0.0.1"
+    metrics_port: int = 10255
+    metrics_bind_address: str = "0.0.0.0"  # noqa: S104 - scraped from the cluster
     lease_duration: int = 40
     lease_renew_interval: float = 10.0
     node_status_update_frequency: float = 60.0
@@ -141,6 +143,13 @@ def parser() -> argparse.ArgumentParser:
     )
     add("healthz-port", default=10248, type=int, help="port of the plain /healthz endpoint (0: off)")
     add("healthz-bind-address", default="127.0.0.1", help="address the /healthz endpoint listens on")
+    add(
+        "metrics-port",
+        default=10255,
+        type=int,
+        help="port of the Prometheus /metrics endpoint, no credentials (0: off)",
+    )
+    add("metrics-bind-address", default="0.0.0.0", help="address the /metrics endpoint listens on")  # noqa: S104
     add("node-lease-duration", default=40, type=int, help="leaseDurationSeconds of the node's Lease")
     add("node-lease-renew-interval", default=10.0, type=float, help="seconds between Lease renewals")
     add("node-status-update-frequency", default=60.0, type=float, help="seconds between node status heartbeats")
@@ -196,6 +205,8 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
         anonymous_auth=args.anonymous_auth,
         healthz_port=args.healthz_port,
         healthz_bind_address=args.healthz_bind_address,
+        metrics_port=args.metrics_port,
+        metrics_bind_address=args.metrics_bind_address,
         lease_duration=args.node_lease_duration,
         lease_renew_interval=args.node_lease_renew_interval,
         node_status_update_frequency=args.node_status_update_frequency,

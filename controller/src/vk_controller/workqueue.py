@@ -22,6 +22,10 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from vk_controller import logs
+from vk_controller.metrics import Metrics, QueueMetrics
+from vk_provider_sdk import tracing
+
 K = TypeVar("K", bound=Hashable)
 
 log = logging.getLogger(__name__)
@@ -154,30 +158,47 @@ class WorkQueue(Generic[K]):
 Handler = Callable[[K], Awaitable[Requeue | None]]
 
 
-async def _work(queue: WorkQueue[K], handler: Handler[K], is_retryable: Callable[[BaseException], bool]) -> None:
+async def _work(
+    queue: WorkQueue[K],
+    handler: Handler[K],
+    is_retryable: Callable[[BaseException], bool],
+    recorder: QueueMetrics,
+) -> None:
+    span_name = f"reconcile {queue.name}"
     while True:
         try:
-            key, _waited = await queue.get()
+            key, waited = await queue.get()
         except ShutDown:
             return
+        recorder.waited(waited)
+        logged = logs.work_key.set(str(key))
+        started = time.perf_counter()
+        outcome = "done"
         try:
-            result = await handler(key)
+            with tracing.span(span_name, attributes={"vk.key": str(key)}):
+                result = await handler(key)
         except TerminalError as error:
+            outcome = "terminal"
             log.warning("%s: giving up on %s: %s", queue.name, key, error)
             queue.forget(key)
         except Exception as error:
             if is_retryable(error):
+                outcome = "retry"
                 delay = queue.add_rate_limited(key)
                 log.info("%s: %s failed (%s), retrying in %.3fs", queue.name, key, error, delay)
             else:
+                outcome = "terminal"
                 log.exception("%s: %s failed and will not be retried", queue.name, key)
                 queue.forget(key)
         else:
             queue.forget(key)
             if result is not None:
+                outcome = "requeue"
                 queue.add_after(key, result.seconds)
         finally:
             queue.done(key)
+            recorder.reconciled(outcome, time.perf_counter() - started)
+            logs.work_key.reset(logged)
 
 
 async def run_workers(
@@ -186,8 +207,13 @@ async def run_workers(
     *,
     workers: int,
     is_retryable: Callable[[BaseException], bool] = lambda _error: True,
+    metrics: Metrics | None = None,
 ) -> None:
-    """Run ``workers`` concurrent workers until the queue is shut down (or the task is cancelled)."""
+    """Run ``workers`` concurrent workers until the queue is shut down (or the task is cancelled).
+
+    Each reconcile is timed by result (``metrics``), is a span when tracing is on, and its log lines carry the key.
+    """
+    recorder = (metrics or Metrics()).queue(queue)
     async with asyncio.TaskGroup() as group:
         for index in range(workers):
-            group.create_task(_work(queue, handler, is_retryable), name=f"{queue.name}-worker-{index}")
+            group.create_task(_work(queue, handler, is_retryable, recorder), name=f"{queue.name}-worker-{index}")

@@ -13,6 +13,9 @@ Common flags (each also read from an environment variable, shown in ``--help``):
 - ``--log-level`` (``VK_PROVIDER_LOG_LEVEL``, default ``info``), logs go to stderr;
 - ``--grace-period`` (``VK_PROVIDER_GRACE_PERIOD``, default 10 s) for the graceful stop on SIGTERM/SIGINT.
 
+Tracing follows the standard ``OTEL_*`` environment (off by default; see ``tracing.py``), with the program's name
+as the default ``service.name``.
+
 Once the server accepts calls, exactly one line ``listening on ADDRESS`` (with the real port) is printed to
 stdout and flushed, whatever the log level: supervisors and tests wait for it.
 """
@@ -27,6 +30,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from vk_provider_sdk import tracing
 from vk_provider_sdk.provider import Provider
 from vk_provider_sdk.server import ProviderServer, TLSFiles, check_listen_address
 
@@ -106,6 +110,7 @@ def run(
         provider = make_provider(args)
     except ValueError as error:
         parser.error(str(error))
+    tracing.configure(prog)
     try:
         asyncio.run(_serve(provider, args, tls))
     except KeyboardInterrupt:
@@ -113,6 +118,8 @@ def run(
     except (OSError, ValueError) as error:  # cannot listen, or the provider cannot start (e.g. unreadable state)
         log.error("%s", error)
         return 1
+    finally:
+        tracing.shutdown()
     return 0
 
 

@@ -11,6 +11,8 @@ What it adds around a :class:`~vk_provider_sdk.provider.Provider`:
   GetPodStatus from GetPod, the ``start``-first rule and message order of exec, attach and port-forward.
 - **Transport:** 64 MiB messages both ways (docs/protocol.md), client keepalive pings every 10 s or more allowed
   without GOAWAY, ``host:port`` or ``unix:/path``, optional TLS or mTLS from PEM files.
+- **Tracing** (off unless ``OTEL_*`` asks, see ``tracing.py``): each unary call is a server span, child of the
+  caller's span when its metadata carries ``traceparent``.
 - **Operations:** ``grpc.health.v1.Health`` (SERVING while the provider's Ping is healthy, NOT_SERVING from the start
   of shutdown), server reflection, and a graceful stop: streams that never end on their own (WatchPods, WatchNode)
   are ended first, then in-flight calls get the grace period, then the provider is closed.
@@ -43,7 +45,7 @@ from virtualkubelet.provider.v1 import (
     stats_pb2,
     streaming_pb2,
 )
-from vk_provider_sdk import errors
+from vk_provider_sdk import errors, tracing
 from vk_provider_sdk.provider import PROTOCOL_MAJOR, PROTOCOL_MINOR, Provider
 from vk_provider_sdk.sessions import AttachSession, ExecSession, PortForwardConnection, _Inbox, _Outbox
 
@@ -99,10 +101,12 @@ class _Servicer(provider_pb2_grpc.ProviderServiceServicer):
         await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
 
     async def _call(self, context: Context, method: str, call: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await call()
-        except Exception as error:  # the error contract: every failure gets a status
-            await self._abort(context, method, error)
+        # With tracing on, a server span continues the controller's trace (``traceparent`` in the metadata).
+        with tracing.server_span(f"ProviderService/{method}", context.invocation_metadata()):
+            try:
+                return await call()
+            except Exception as error:  # the error contract: every failure gets a status
+                await self._abort(context, method, error)
 
     async def _stream(self, context: Context, method: str, items: Callable[[], AsyncIterator[T]]) -> AsyncIterator[T]:
         try:

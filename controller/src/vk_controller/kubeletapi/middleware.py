@@ -9,6 +9,7 @@ removed from the request the handlers see: the ``Authorization`` header and the 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -28,6 +29,8 @@ from vk_controller.kubeletapi.authz import (
     request_attributes,
 )
 from vk_controller.kubeletapi.responses import text
+from vk_controller.metrics import Metrics
+from vk_provider_sdk import tracing
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +75,33 @@ def auth_middleware(
         return await handler(forwarded)
 
     return guard
+
+
+def route_pattern(request: web.Request) -> str:
+    """The matched route's pattern (``/containerLogs/{namespace}/{pod}/{container}``), never the raw path: labels
+    stay few whatever the callers send."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def observe_middleware(metrics: Metrics) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Outside the filter: every request is counted and timed by route pattern and code, and is a server span when
+    tracing is on (continuing a ``traceparent`` header)."""
+
+    @web.middleware
+    async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        pattern = route_pattern(request)
+        code = 500
+        try:
+            with tracing.server_span(f"kubelet {request.method} {pattern}", request.headers.items()):
+                response = await handler(request)
+            code = response.status
+            return response
+        except web.HTTPException as error:
+            code = error.status
+            raise
+        finally:
+            metrics.kubelet_requests.labels(request.method, pattern, str(code)).observe(time.perf_counter() - started)
+
+    return observe

@@ -24,10 +24,11 @@ from vk_controller.kubeletapi import health, logs, pods, tls
 from vk_controller.kubeletapi.authn import Authenticator, TokenReviewer
 from vk_controller.kubeletapi.authz import Authorizer
 from vk_controller.kubeletapi.context import KubeletContext
-from vk_controller.kubeletapi.middleware import auth_middleware
+from vk_controller.kubeletapi.middleware import auth_middleware, observe_middleware
 from vk_controller.kubeletapi.responses import text
 from vk_controller.kubeletapi.stats import StatsHandlers
 from vk_controller.kubeletapi.streaming import handlers as streaming
+from vk_controller.metrics import Metrics
 from vk_controller.provider import logs as provider_logs
 from vk_controller.provider import stats as provider_stats
 
@@ -100,8 +101,12 @@ def _with_context(
     return wrapper
 
 
-def build_app(ctx: KubeletContext, authenticator: Authenticator, authorizer: Authorizer) -> web.Application:
-    app = web.Application(middlewares=[auth_middleware(authenticator, authorizer)])
+def build_app(
+    ctx: KubeletContext, authenticator: Authenticator, authorizer: Authorizer, metrics: Metrics | None = None
+) -> web.Application:
+    app = web.Application(
+        middlewares=[observe_middleware(metrics or Metrics()), auth_middleware(authenticator, authorizer)]
+    )
     router = app.router
     fetch_logs = functools.partial(provider_logs.container_logs, ctx.provider)
 
@@ -131,7 +136,9 @@ def build_app(ctx: KubeletContext, authenticator: Authenticator, authorizer: Aut
     return app
 
 
-async def serve_kubelet_api(ctx: KubeletContext, kube: KubeClient, settings: ServerSettings) -> None:
+async def serve_kubelet_api(
+    ctx: KubeletContext, kube: KubeClient, settings: ServerSettings, metrics: Metrics | None = None
+) -> None:
     """Serve until cancelled; fails at once if the port cannot be bound."""
     ssl_context = tls.server_context(
         cert_file=settings.tls_cert_file,
@@ -143,7 +150,7 @@ async def serve_kubelet_api(ctx: KubeletContext, kube: KubeClient, settings: Ser
     authenticator = Authenticator(TokenReviewer(kube), anonymous=settings.anonymous_auth)
     authorizer = Authorizer(kube, node_name=ctx.node_name)
     runner = web.AppRunner(
-        build_app(ctx, authenticator, authorizer),
+        build_app(ctx, authenticator, authorizer, metrics),
         access_log=None,
         handler_cancellation=True,
         keepalive_timeout=IDLE_TIMEOUT,

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from vk_controller.kube import ApiError, Conflict, KubeClient, NotFound
 from vk_controller.kube.times import format_micro_time, now
+from vk_controller.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ class LeaseKeeper:
         duration_seconds: int = 40,
         renew_interval: float = 10.0,
         holder_identity: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._kube = kube
         self._node_name = node_name
@@ -42,6 +45,9 @@ class LeaseKeeper:
         self._lease: dict[str, Any] | None = None
         self.renewals = 0
         self.failures = 0
+        metrics = metrics or Metrics()
+        self._renewal_seconds = metrics.lease_renewal
+        self._failure_count = metrics.lease_failures
 
     def _spec(self) -> dict[str, Any]:
         return {
@@ -80,11 +86,14 @@ class LeaseKeeper:
         while True:
             retry = 0.2
             while True:
+                started = time.perf_counter()
                 try:
                     await self.renew()
+                    self._renewal_seconds.observe(time.perf_counter() - started)
                     break
                 except ApiError as error:
                     self.failures += 1
+                    self._failure_count.inc()
                     log.warning("lease renewal failed (%s); retrying in %.1fs", error, retry)
                     await asyncio.sleep(retry)
                     retry = min(retry * 2, self._interval)

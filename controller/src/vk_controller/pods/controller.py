@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
@@ -29,6 +30,7 @@ from vk_controller.kube.events import NORMAL, WARNING, EventRecorder, pod_ref
 from vk_controller.kube.informer import Informer
 from vk_controller.kube.references import ReferencedObjects
 from vk_controller.kube.times import format_time, now, parse_time
+from vk_controller.metrics import Metrics
 from vk_controller.pods import unsupported
 from vk_controller.pods.conditions import TERMINAL_PHASES, pod_conditions, pod_phase, waiting_status
 from vk_controller.pods.provider_state import ProviderState
@@ -103,6 +105,7 @@ class PodController:
         config_retry_max: float = 10.0,
         references: ReferencedObjects | None = None,
         refresh_in: Callable[[str], float | None] = lambda _uid: None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._kube = kube
         self._events = events
@@ -128,6 +131,8 @@ class PodController:
         self._config_waits: dict[str, int] = {}
         self._config_retry_max = config_retry_max
         self._orphans_swept = False
+        self._status_lag = (metrics or Metrics()).status_lag
+        self._record_arrived: dict[str, float] = {}  # key -> when the oldest unpatched provider record came
 
     # -- wiring -------------------------------------------------------------------------------------------------
 
@@ -148,6 +153,7 @@ class PodController:
             self.sync_queue.add(key)
 
     def provider_changed(self, pod: ProviderPod) -> None:
+        self._record_arrived.setdefault(pod.key, time.monotonic())
         self.status_queue.add(pod.key)
         if pod.deleting or pod.uid in self._deletes_sent:
             self.sync_queue.add(pod.key)
@@ -446,6 +452,7 @@ class PodController:
         return {k: v for k, v in status.items() if v is not None}
 
     async def sync_status(self, key: str) -> None:
+        arrived = self._record_arrived.pop(key, None)
         pod = self.pods.get(key)
         if pod is None or (pod["metadata"].get("deletionTimestamp") and _is_terminal(pod)):
             return
@@ -457,6 +464,8 @@ class PodController:
         if not _differs(current, desired):
             return
         await self._patch_status(pod, desired)
+        if arrived is not None:
+            self._status_lag.observe(time.monotonic() - arrived)
         if desired["phase"] != current.get("phase"):
             self._record_phase_events(pod, desired)
         known = {s["name"] for s in current.get("ephemeralContainerStatuses") or []}

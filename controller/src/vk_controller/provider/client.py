@@ -3,13 +3,20 @@
 Every failed call raises a :class:`vk_provider_sdk.errors.ProviderError` subclass (see the error contract in
 ``provider.proto``), so callers decide by behaviour: ``terminal_for_pod`` fails the pod, ``retryable`` backs off.
 Unary calls carry a deadline; streams do not (they live as long as the connection).
+
+Every unary call goes through :meth:`ProviderClient._unary`, the one place that times it by method and status code
+(``vk_provider_rpc_*``), makes it a client span and sends the trace context (``traceparent``) in its metadata when
+tracing is on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 
@@ -23,7 +30,12 @@ from virtualkubelet.provider.v1 import (
     stats_pb2,
     status_pb2,
 )
+from vk_controller.metrics import Metrics
+from vk_provider_sdk import tracing
 from vk_provider_sdk.errors import ProviderError, from_rpc_error
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
 
 PROTOCOL_MAJOR = 1
 PROTOCOL_MINOR = 0
@@ -101,12 +113,14 @@ class ProviderClient:
         tls: TLSSettings | None = None,
         call_timeout: float = 30.0,
         ping_timeout: float = 5.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.address = address
         self._channel = _channel(address, tls)
         self._stub = provider_pb2_grpc.ProviderServiceStub(self._channel)
         self._call_timeout = call_timeout
         self._ping_timeout = ping_timeout
+        self._metrics = metrics or Metrics()
 
     @property
     def stub(self) -> provider_pb2_grpc.ProviderServiceAsyncStub:
@@ -116,16 +130,35 @@ class ProviderClient:
     async def close(self) -> None:
         await self._channel.close()
 
+    async def _unary(
+        self, method: str, call: grpc.aio.UnaryUnaryMultiCallable[Req, Resp], request: Req, *, deadline: float
+    ) -> Resp:
+        """One unary call: timed, traced, and its failure raised as a ProviderError."""
+        code = "OK"
+        started = time.perf_counter()
+        try:
+            with tracing.span(f"provider {method}", kind="client"):
+                return await call(request, timeout=deadline, metadata=tracing.grpc_metadata())
+        except grpc.RpcError as error:
+            status = error.code()
+            code = status.name if status is not None else "UNKNOWN"
+            raise from_rpc_error(error) from error
+        except asyncio.CancelledError:
+            code = "CANCELLED"
+            raise
+        except Exception:
+            code = "UNKNOWN"
+            raise
+        finally:
+            self._metrics.provider_call(method, code, time.perf_counter() - started)
+
     async def handshake(self, *, node_name: str, controller_version: str) -> handshake_pb2.HandshakeResponse:
         request = handshake_pb2.HandshakeRequest(
             protocol_version=handshake_pb2.ProtocolVersion(major=PROTOCOL_MAJOR, minor=PROTOCOL_MINOR),
             controller_version=controller_version,
             node_name=node_name,
         )
-        try:
-            response = await self._stub.Handshake(request, timeout=self._call_timeout)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from error
+        response = await self._unary("Handshake", self._stub.Handshake, request, deadline=self._call_timeout)
         if response.protocol_version.major != PROTOCOL_MAJOR:
             raise ProtocolMismatch(
                 f"provider {response.provider_name!r} speaks protocol v{response.protocol_version.major}."
@@ -135,24 +168,19 @@ class ProviderClient:
 
     async def ping(self) -> Health:
         try:
-            response = await self._stub.Ping(node_pb2.PingRequest(), timeout=self._ping_timeout)
-        except grpc.RpcError as error:
-            failure = from_rpc_error(error)
+            response = await self._unary("Ping", self._stub.Ping, node_pb2.PingRequest(), deadline=self._ping_timeout)
+        except ProviderError as failure:
             return Health(False, "ProviderUnreachable", f"provider at {self.address}: {failure.message}")
         healthy = response.health == node_pb2.NODE_HEALTH_HEALTHY
         return Health(healthy, response.reason or ("" if healthy else "ProviderUnhealthy"), response.message)
 
     async def create_pod(self, pod: pod_pb2.Pod) -> pod_requests_pb2.CreatePodResponse:
-        try:
-            return await self._stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=self._call_timeout)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from error
+        request = pod_requests_pb2.CreatePodRequest(pod=pod)
+        return await self._unary("CreatePod", self._stub.CreatePod, request, deadline=self._call_timeout)
 
     async def update_pod(self, pod: pod_pb2.Pod) -> pod_requests_pb2.UpdatePodResponse:
-        try:
-            return await self._stub.UpdatePod(pod_requests_pb2.UpdatePodRequest(pod=pod), timeout=self._call_timeout)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from error
+        request = pod_requests_pb2.UpdatePodRequest(pod=pod)
+        return await self._unary("UpdatePod", self._stub.UpdatePod, request, deadline=self._call_timeout)
 
     async def delete_pod(
         self, ref: pod_pb2.PodRef, *, grace_period_seconds: int | None, reason: int
@@ -160,25 +188,18 @@ class ProviderClient:
         request = pod_requests_pb2.DeletePodRequest(pod=ref, reason=reason)  # type: ignore[arg-type]
         if grace_period_seconds is not None:
             request.grace_period_seconds = grace_period_seconds
-        try:
-            return await self._stub.DeletePod(request, timeout=self._call_timeout)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from error
+        return await self._unary("DeletePod", self._stub.DeletePod, request, deadline=self._call_timeout)
 
     async def list_pods(self) -> list[status_pb2.PodRecord]:
         records: list[status_pb2.PodRecord] = []
         token = ""
-        try:
-            while True:
-                page = await self._stub.ListPods(
-                    pod_requests_pb2.ListPodsRequest(page_size=1000, page_token=token), timeout=self._call_timeout
-                )
-                records.extend(page.pods)
-                token = page.next_page_token
-                if not token:
-                    return records
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from error
+        while True:
+            request = pod_requests_pb2.ListPodsRequest(page_size=1000, page_token=token)
+            page = await self._unary("ListPods", self._stub.ListPods, request, deadline=self._call_timeout)
+            records.extend(page.pods)
+            token = page.next_page_token
+            if not token:
+                return records
 
     async def watch_node(self) -> AsyncIterator[node_pb2.Node]:
         """The Node template now, then again after every change, until the connection drops."""
@@ -229,7 +250,5 @@ class ProviderClient:
             call.cancel()
 
     async def get_stats_summary(self) -> stats_pb2.GetStatsSummaryResponse:
-        try:
-            return await self._stub.GetStatsSummary(stats_pb2.GetStatsSummaryRequest(), timeout=self._call_timeout)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from error
+        request = stats_pb2.GetStatsSummaryRequest()
+        return await self._unary("GetStatsSummary", self._stub.GetStatsSummary, request, deadline=self._call_timeout)

@@ -47,13 +47,14 @@ def start_mock_provider(
     port: int | None = None,
     state_file: Path | None = None,
     extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> ProviderProcess:
     port = port or free_port()
     address = f"127.0.0.1:{port}"
     argv = [_console_script("vk-provider-mock"), "--listen", address, *extra_args]
     if state_file is not None:
         argv += ["--state-file", str(state_file)]
-    process = Process(name, argv, log_path=workdir / f"{name}.log")
+    process = Process(name, argv, log_path=workdir / f"{name}.log", env={**os.environ, **env} if env else None)
     process.start()
     provider = ProviderProcess(process=process, address=address, state_file=state_file)
     provider.wait_ready()
@@ -94,6 +95,12 @@ class ControllerProcess:
     kubelet_port: int = 0
     #: The plain /healthz endpoint, on 127.0.0.1.
     healthz_port: int = 0
+    #: Prometheus /metrics, plain HTTP on 127.0.0.1.
+    metrics_port: int = 0
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     @property
     def kubelet_url(self) -> str:
@@ -110,6 +117,7 @@ def start_controller(
     extra_args: tuple[str, ...] = (),
     name: str | None = None,
     node_address: str = "127.0.0.1",
+    env: dict[str, str] | None = None,
 ) -> ControllerProcess:
     """vk-controller running as the node's own identity (``system:node:<name>``), as in production.
 
@@ -122,7 +130,7 @@ def start_controller(
     intervals = intervals or ControllerIntervals()
     identity = plane.node_identity(node_name)
     serving = plane.kubelet_serving_credentials(node_name, node_address)
-    kubelet_port, healthz_port = free_port(), free_port()
+    kubelet_port, healthz_port, metrics_port = free_port(), free_port(), free_port()
     argv = [
         _console_script("vk-controller"),
         f"--nodename={node_name}",
@@ -135,12 +143,17 @@ def start_controller(
         f"--tls-private-key-file={serving.key_path}",
         f"--client-ca-file={plane.ca.cert_path}",
         f"--healthz-port={healthz_port}",
+        f"--metrics-port={metrics_port}",
+        "--metrics-bind-address=127.0.0.1",
         "--log-level=debug" if os.environ.get("VK_TEST_DEBUG") else "--log-level=info",
         *intervals.args(),
         *extra_args,
     ]
     process = Process(
-        name or f"controller-{node_name}", argv, log_path=workdir / f"{name or 'controller-' + node_name}.log"
+        name or f"controller-{node_name}",
+        argv,
+        log_path=workdir / f"{name or 'controller-' + node_name}.log",
+        env={**os.environ, **env} if env else None,
     )
     process.start()
     return ControllerProcess(
@@ -151,4 +164,5 @@ def start_controller(
         node_address=node_address,
         kubelet_port=kubelet_port,
         healthz_port=healthz_port,
+        metrics_port=metrics_port,
     )

@@ -11,7 +11,11 @@ second plain-HTTP port, a control API for tests and conformance hooks. It behave
   ``ResourceNotFound``; lists are paged (``nextLink`` with ``$skipToken``); errors are ``{"error": {code, message}}``;
 - secret values (``secureValue``, registry passwords, storage and workspace keys, secret volume contents) are never
   returned;
-- ``.../containers/{c}/logs?tail=&timestamps=`` and ``.../containers/{c}/exec`` (``{webSocketUri, password}``);
+- ``.../containers/{c}/logs?tail=&timestamps=`` and ``.../containers/{c}/exec`` (``{webSocketUri, password}``,
+  a fresh password per session); the ``wss://`` URI is served by the same TLS server: the first text message must
+  be the password (else the socket closes with 1008), then a tiny command runner (:func:`_run_command`) plays the
+  container, reading stdin as text until Ctrl-D and closing the connection when the command ends, without an
+  exit code;
 - the Entra token endpoint ``/{tenant}/oauth2/v2.0/token``; it also serves ``/common/discovery/instance`` and
   ``/{tenant}/v2.0/.well-known/openid-configuration`` and counts them: azure-identity's *async*
   ``ClientSecretCredential`` (1.27) asks for neither, only for the token (the sync one, through MSAL, asks for both).
@@ -41,6 +45,8 @@ import copy
 import datetime
 import ipaddress
 import json
+import secrets
+import shlex
 import threading
 import time
 import uuid
@@ -49,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import jsonschema
 from aiohttp import web
 from cryptography import x509
@@ -182,6 +189,61 @@ class Group:
     logs: dict[str, list[str]] = field(default_factory=dict)
 
 
+@dataclass
+class ExecSession:
+    """One exec ARM handed out: what runs where, and the password its WebSocket expects first."""
+
+    group: str
+    container: str
+    command: str
+    terminal_size: dict[str, int]
+    password: str
+
+
+#: What the stand-in's WebSocket takes as the end of stdin: Ctrl-D, as a terminal does (ACI runs every exec command
+#: with a terminal; the WebSocket has no half-close).
+EXEC_EOF = "\x04"
+
+
+async def _run_command(command: str, socket: web.WebSocketResponse) -> None:
+    """A tiny command runner standing in for the container: ``echo ...`` prints its arguments, ``cat`` echoes
+    stdin until Ctrl-D, ``true`` does nothing, ``exit N`` ends, ``sh -c 'A; B'`` runs its ``;``-separated
+    statements (``>&2`` is dropped: output is one stream), anything else prints ``sh: X: not found`` (as a binary
+    message; the rest is text) and ends. The connection then closes; like ACI, no exit code is sent. Output ends
+    lines with ``\\n`` (a real terminal would send ``\\r\\n``) and stdin is not echoed by a terminal here."""
+    argv = shlex.split(command)
+    statements = (
+        [shlex.split(part) for part in argv[2].split(";")]
+        if argv[:2] in (["sh", "-c"], ["/bin/sh", "-c"]) and len(argv) == 3
+        else [argv]
+    )
+    for statement in statements:
+        words = [word for word in statement if word != ">&2"]
+        if not words:
+            continue
+        name, arguments = words[0], words[1:]
+        if name == "echo":
+            await socket.send_str(" ".join(arguments) + "\n")
+        elif name == "cat" and not arguments:
+            async for message in socket:
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    return
+                text, eof, _ = str(message.data).partition(EXEC_EOF)
+                if text:
+                    await socket.send_str(text)
+                if eof:
+                    break
+            else:
+                return
+        elif name == "true":
+            continue
+        elif name == "exit":
+            return
+        else:
+            await socket.send_bytes(f"sh: {name}: not found\n".encode())
+            return
+
+
 def _redacted(body: dict[str, Any]) -> dict[str, Any]:
     """What ARM returns: no secret values."""
     shown = copy.deepcopy(body)
@@ -211,6 +273,10 @@ class StandIn:
         self.page_size = 100
         self.addresses = 0
         self.base = ""
+        #: Exec sessions handed out whose WebSocket was not opened yet, by the id in their URI.
+        self.exec_sessions: dict[str, ExecSession] = {}
+        #: Exec sessions whose WebSocket was opened with the right password, in order.
+        self.exec_log: list[ExecSession] = []
 
     # -- validation -----------------------------------------------------------------------------------------------
 
@@ -459,12 +525,48 @@ def _app(standin: StandIn) -> web.Application:
     async def execute(request: web.Request) -> web.Response:
         standin.counts["exec"] += 1
         body = await request.json()
-        standin.check("exec", "ContainerExecRequest", body, strict=True)
+        problems = standin.check("exec", "ContainerExecRequest", body, strict=True)
+        if problems:
+            return standin.error("exec", 400, "StandInSchemaViolation", "; ".join(problems))
+        group = standin.groups.get(request.match_info["name"])
+        if group is None:
+            return standin.error("exec", 404, "ResourceNotFound", f"container group {request.match_info['name']}")
+        session = ExecSession(
+            group=group.name,
+            container=request.match_info["container"],
+            command=str(body.get("command", "")),
+            terminal_size=dict(body.get("terminalSize") or {}),
+            password=secrets.token_urlsafe(24),
+        )
+        session_id = str(uuid.uuid4())
+        standin.exec_sessions[session_id] = session
         return standin.answer(
             "exec",
             "ContainerExecResponse",
-            {"webSocketUri": f"wss://{request.host}/exec/{uuid.uuid4()}", "password": "stand-in-exec-password"},
+            {"webSocketUri": f"wss://{request.host}/exec/{session_id}", "password": session.password},
         )
+
+    async def exec_socket(request: web.Request) -> web.WebSocketResponse:
+        """The exec WebSocket: the password first, then the command runs (see :func:`_run_command`)."""
+        session = standin.exec_sessions.pop(request.match_info["id"], None)
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        if session is None:
+            standin.counts["exec-unknown-socket"] += 1
+            await socket.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"unknown exec session")
+            return socket
+        first = await socket.receive()
+        if first.type != aiohttp.WSMsgType.TEXT or first.data != session.password:
+            standin.counts["exec-wrong-password"] += 1
+            await socket.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"wrong password")
+            return socket
+        standin.counts["exec-socket"] += 1
+        standin.exec_log.append(session)
+        try:
+            await _run_command(session.command, socket)
+        finally:
+            await socket.close()
+        return socket
 
     app = web.Application(middlewares=[authorized])
     app.router.add_post("/{tenant}/oauth2/v2.0/token", token)
@@ -476,6 +578,7 @@ def _app(standin: StandIn) -> web.Application:
     app.router.add_delete(groups_path + "/{name}", delete_group)
     app.router.add_get(groups_path + "/{name}/containers/{container}/logs", container_logs)
     app.router.add_post(groups_path + "/{name}/containers/{container}/exec", execute)
+    app.router.add_get("/exec/{id}", exec_socket)
     app.router.add_get(
         f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.ContainerInstance/locations/{{location}}/operations/{{id}}",
         operation,

@@ -4,7 +4,8 @@ volume the API server adds, which the provider delivers as an ACI secret volume.
 
 Proves: pods reach Running with their container group's IP as pod IP; a container exiting 1 fails its pod with that
 exit code (restartPolicy Never); deleting a pod deletes its container group; a provisioning failure becomes a Failed
-pod carrying ARM's code and message, with an Event.
+pod carrying ARM's code and message, with an Event; ``kubectl exec`` runs over ACI's exec WebSocket, and since ACI
+reports no exit code, kubectl prints the output and then fails with the controller's "exit status unknown" error.
 """
 
 from __future__ import annotations
@@ -244,3 +245,39 @@ def test_a_provisioning_failure_fails_the_pod_with_arm_s_message_and_an_event(
         describe=lambda: json.dumps(aci.events_for("unlucky"))[:2000],
     )
     assert any(message in e["message"] for e in events), events
+
+
+#: What kubectl prints (and exits 1 with) when the provider reports no exit code: the controller ends the session
+#: with a Failure status (reason InternalError, code 500, no ExitCode cause), which kubectl shows as an error.
+UNKNOWN_EXIT_ERROR = (
+    "error: Internal error occurred: the exit status of the command is unknown: the provider cannot report exit "
+    "codes (ExitCodeNotReported: Azure Container Instances does not report the exit codes of exec commands)"
+)
+
+
+def test_kubectl_exec_prints_the_output_and_says_the_exit_status_is_unknown(
+    aci: Stack, standin: RunningStandIn
+) -> None:
+    _create_pod(aci, "shell", restart_policy="Always")
+    aci.wait_ready_pod("shell", timeout=45)
+    sessions = len(standin.state.exec_log)
+
+    result = aci.plane.kubectl("exec", "-n", aci.namespace, "shell", "--", "echo", "hi", check=False)
+
+    assert result.stdout == "hi\n", (result, _logs(aci))
+    # Even a command that succeeded: the controller never reports success for an unknown exit status.
+    assert result.returncode == 1, (result, _logs(aci))
+    assert result.stderr.strip() == UNKNOWN_EXIT_ERROR, result.stderr
+    session = standin.state.exec_log[sessions]
+    assert (session.container, session.command) == ("main", "echo hi")
+
+    # stdin reaches the command; its end (kubectl's stdin closing) ends `cat`
+    text = "one line\nand another\n"
+    piped = aci.plane.kubectl("exec", "-i", "-n", aci.namespace, "shell", "--", "cat", input_text=text, check=False)
+    assert piped.stdout == text, (piped, _logs(aci))
+    assert piped.returncode == 1, piped
+
+    # a failing command looks the same: its code is lost on ACI
+    failed = aci.plane.kubectl("exec", "-n", aci.namespace, "shell", "--", "sh", "-c", "exit 3", check=False)
+    assert (failed.stdout, failed.returncode) == ("", 1), failed
+    assert failed.stderr.strip() == UNKNOWN_EXIT_ERROR, failed.stderr

@@ -1,5 +1,6 @@
 """vk-provider-aci as a process against the ARM stand-in (``arm_standin.py``): the conformance kit, adoption after a
-restart, status from paged listings with 500 pods, ARM errors, throttling, and spec-valid request bodies."""
+restart, status from paged listings with 500 pods, ARM errors, throttling, spec-valid request bodies, and exec
+bridged to the stand-in's exec WebSocket (output arrives, stdin ends with Ctrl-D, the exit status is UNKNOWN)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from virtualkubelet.provider.v1 import (
     pod_requests_pb2,
     provider_pb2_grpc,
     status_pb2,
+    streaming_pb2,
     volume_pb2,
 )
 
@@ -158,7 +160,15 @@ def test_the_conformance_kit_passes_on_the_stand_in(standin: RunningStandIn, tmp
         )
     assert run.returncode == 0, f"vk-conformance failed against vk-provider-aci:\n{run.stdout}\n{run.stderr}"
     assert "provider: aci" in run.stdout
-    for check in ("test_a_pod_that_exits_3_ends_failed_with_exit_code_3", "test_logs_honour_tail_lines"):
+    for check in (
+        "test_a_pod_that_exits_3_ends_failed_with_exit_code_3",
+        "test_logs_honour_tail_lines",
+        # exec is declared without exit_status and separate_stderr: the kit expects UNKNOWN exits and one stream
+        "test_exec_reports_a_failing_command_s_exit_code",
+        "test_exec_delivers_stdout_and_stderr",
+        "test_exec_into_an_unknown_pod_or_container_is_not_found",
+        "test_exec_into_an_exited_container_fails_precondition",
+    ):
         assert re.search(rf"::{check} PASSED\b", run.stdout), run.stdout
     counts = control(standin, "/counts")
     assert counts.get("token", 0) >= 1
@@ -333,3 +343,118 @@ async def test_a_rich_pod_is_sent_as_a_spec_valid_body_with_secrets_only_in_secu
     assert env["SECRET"] == {"name": "SECRET", "secureValue": "s3"}
     assert env["PLAIN"] == {"name": "PLAIN", "value": "v"}
     assert "the-key" not in json.dumps(stored["tags"])
+
+
+async def _exec(
+    stub: provider_pb2_grpc.ProviderServiceAsyncStub,
+    start: streaming_pb2.ExecStart,
+    stdin: tuple[bytes, ...] = (),
+) -> list[streaming_pb2.ExecResponse]:
+    """One Exec session: the start, the stdin chunks, the end of stdin; every response until the RPC ends."""
+
+    async def requests() -> AsyncIterator[streaming_pb2.ExecRequest]:
+        yield streaming_pb2.ExecRequest(start=start)
+        for chunk in stdin:
+            yield streaming_pb2.ExecRequest(input=streaming_pb2.StreamInput(stdin=chunk))
+        yield streaming_pb2.ExecRequest(input=streaming_pb2.StreamInput(close_stdin=streaming_pb2.CloseStdin()))
+
+    return [response async for response in stub.Exec(requests(), timeout=30)]
+
+
+def _output(responses: list[streaming_pb2.ExecResponse]) -> tuple[bytes, bytes]:
+    stdout = b"".join(r.output.stdout for r in responses if r.HasField("output"))
+    stderr = b"".join(r.output.stderr for r in responses if r.HasField("output"))
+    return stdout, stderr
+
+
+def _unknown_exit(responses: list[streaming_pb2.ExecResponse]) -> streaming_pb2.ExitStatus:
+    kinds = [r.WhichOneof("payload") for r in responses]
+    assert kinds[0] == "started", kinds
+    assert kinds[-1] == "exit", kinds
+    assert kinds.count("exit") == 1, kinds
+    status = responses[-1].exit
+    assert status.state == streaming_pb2.EXIT_STATUS_STATE_UNKNOWN, status
+    assert status.reason == "ExitCodeNotReported", status
+    assert "does not report the exit codes" in status.message, status
+    return status
+
+
+async def test_exec_is_bridged_to_the_exec_websocket_and_ends_with_an_unknown_exit_status(
+    standin: RunningStandIn, tmp_path: Path
+) -> None:
+    pod = test_pod("exec")
+    with provider_process(standin, tmp_path / "provider.log") as address:
+        async with connected(address) as stub:
+            handshake = await stub.Handshake(
+                handshake_pb2.HandshakeRequest(
+                    protocol_version=handshake_pb2.ProtocolVersion(major=1, minor=0), node_name=NODE
+                ),
+                timeout=30,
+            )
+            declared = handshake.capabilities.exec
+            assert (declared.supported, declared.tty, declared.stdin) == (True, True, True)
+            assert (declared.separate_stderr, declared.exit_status, declared.resize) == (False, False, False)
+
+            await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=30)
+            await wait_record(stub, pod.metadata.uid, status_pb2.POD_PHASE_RUNNING)
+            ref = pod_pb2.PodRef(uid=pod.metadata.uid, namespace="aci-test", name="exec")
+            sessions = len(standin.state.exec_log)
+
+            # output arrives; no terminal size given: ACI still gets one (80x24)
+            echo = await _exec(
+                stub, streaming_pb2.ExecStart(pod=ref, container="main", command=["echo", "hello", "aci"], stdout=True)
+            )
+            assert _output(echo) == (b"hello aci\n", b"")
+            _unknown_exit(echo)
+            session = standin.state.exec_log[sessions]
+            assert (session.container, session.command) == ("main", "echo hello aci")
+            assert session.terminal_size == {"rows": 24, "cols": 80}
+
+            # stdin goes over as text, its end as Ctrl-D; the initial terminal size is sent
+            cat = await _exec(
+                stub,
+                streaming_pb2.ExecStart(
+                    pod=ref,
+                    container="main",
+                    command=["cat"],
+                    tty=True,
+                    stdin=True,
+                    stdout=True,
+                    initial_terminal_size=streaming_pb2.TerminalSize(width=100, height=30),
+                ),
+                stdin=(b"line one\n", "line twö\n".encode()[:-3], "line twö\n".encode()[-3:]),
+            )
+            assert _output(cat) == ("line one\nline twö\n".encode(), b"")
+            _unknown_exit(cat)
+            assert standin.state.exec_log[sessions + 1].terminal_size == {"rows": 30, "cols": 100}
+
+            # the command's exit code never arrives; stderr is mixed into stdout
+            exits = await _exec(
+                stub,
+                streaming_pb2.ExecStart(
+                    pod=ref, container="main", command=["sh", "-c", "exit 3"], stdout=True, stderr=True
+                ),
+            )
+            assert _output(exits) == (b"", b"")
+            _unknown_exit(exits)
+            assert standin.state.exec_log[sessions + 2].command == "sh -c 'exit 3'"
+            unknown = await _exec(
+                stub,
+                streaming_pb2.ExecStart(pod=ref, container="main", command=["no-such-tool"], stdout=True, stderr=True),
+            )
+            assert _output(unknown) == (b"sh: no-such-tool: not found\n", b"")
+            _unknown_exit(unknown)
+
+            # refused before `started`, without asking ARM
+            before = control(standin, "/counts").get("exec", 0)
+            for target, container in (
+                (ref, "sidecar"),
+                (pod_pb2.PodRef(uid=str(uuid.uuid4()), namespace="aci-test", name="never"), "main"),
+            ):
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    await _exec(stub, streaming_pb2.ExecStart(pod=target, container=container, command=["true"]))
+                assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+            assert control(standin, "/counts").get("exec", 0) == before
+    counts = control(standin, "/counts")
+    assert counts.get("exec-wrong-password", 0) == 0
+    assert counts.get("exec-unknown-socket", 0) == 0

@@ -14,8 +14,10 @@
 - **Delete** deletes the group (ACI stops its containers at once; the grace period cannot be honoured) and answers
   GONE when ARM is done within a few seconds, TERMINATING otherwise.
 - **Logs** with tail and timestamps from ARM; since and limit_bytes are applied here on the timestamped lines;
-  follow polls. **Exec, attach, port-forward, stats** are not declared (ACI exec is a WebSocket with its own
-  framing that this provider does not bridge yet).
+  follow polls.
+- **Exec** asks ARM for the container's exec WebSocket and bridges the session to it (``execws.py``): always a
+  terminal, stdin, output as one stream, no resizes, and no exit code (sessions end with an UNKNOWN exit status).
+  **Attach, port-forward, stats** are not declared.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import contextlib
 import importlib.metadata
 import json
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -40,13 +43,15 @@ from virtualkubelet.provider.v1 import (
     pod_pb2,
     pod_requests_pb2,
     status_pb2,
+    streaming_pb2,
 )
-from vk_provider_aci import arm, mapping, status
+from vk_provider_aci import arm, execws, mapping, status
 from vk_provider_aci import logs as aci_logs
 from vk_provider_aci.config import AciConfig
 from vk_provider_sdk import errors
 from vk_provider_sdk import logs as sdk_logs
 from vk_provider_sdk.provider import Provider, ProviderInfo
+from vk_provider_sdk.sessions import ExecSession
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,11 @@ def capabilities() -> capabilities_pb2.Capabilities:
     return capabilities_pb2.Capabilities(
         logs=capabilities_pb2.LogsCapabilities(
             supported=True, follow=True, since=True, tail_lines=True, limit_bytes=True, timestamps=True
+        ),
+        # ACI's exec WebSocket: a terminal always, stdin as text, stdout and stderr mixed, no exit code, and the
+        # terminal size is fixed when the command starts.
+        exec=capabilities_pb2.ContainerStreamCapabilities(
+            supported=True, tty=True, stdin=True, separate_stderr=False, exit_status=False, resize=False
         ),
     )
 
@@ -391,6 +401,35 @@ class AciProvider(Provider):
                 yield logs_pb2.GetContainerLogsResponse(entries=batch)
             if ended:
                 return
+
+    # -- exec -----------------------------------------------------------------------------------------------------
+
+    async def exec(self, session: ExecSession) -> streaming_pb2.ExitStatus:
+        pod_group = self._groups.get(session.pod.uid)
+        if pod_group is None:
+            raise errors.NotFound(f"pod {session.pod.namespace}/{session.pod.name} is unknown to this provider")
+        where = f"container {session.container!r} of pod {pod_group.ref.namespace}/{pod_group.ref.name}"
+        if session.container not in pod_group.container_names():
+            raise errors.NotFound(
+                f"pod {pod_group.ref.namespace}/{pod_group.ref.name} has no container {session.container!r}"
+            )
+        if self._container_state(session.pod.uid, session.container) != "running":
+            raise errors.NotReady(f"{where} is not running", reason="ContainerNotRunning")
+        try:
+            answer = await self._client.containers.execute_command(
+                self.config.resource_group,
+                pod_group.name,
+                session.container,
+                json.dumps(execws.exec_request(session)).encode(),
+                content_type="application/json",
+            )
+        except AzureError as error:
+            raise arm.translate(f"starting exec in {where}", error) from error
+        if not answer.web_socket_uri or not answer.password:
+            raise errors.Unavailable(f"starting exec in {where}: ARM answered without a WebSocket", reason="AzureError")
+        context = ssl.create_default_context(cafile=self.config.ca_bundle) if self.config.ca_bundle else None
+        log.info("exec in %s", where)  # not the command: it may carry secrets
+        return await execws.bridge(session, str(answer.web_socket_uri), str(answer.password), ssl_context=context)
 
 
 def _without_secrets(body: dict[str, Any]) -> dict[str, Any]:

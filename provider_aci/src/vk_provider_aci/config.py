@@ -33,6 +33,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vk_provider_sdk.capacity import parse_capacity
+
 DEFAULT_CAPACITY = {"cpu": "100", "memory": "400Gi", "pods": "500"}
 DEFAULT_ENDPOINT = "https://management.azure.com"
 #: Tag keys this provider writes itself (ARM tag keys may not contain ``/``, so no ``virtual-kubelet.io/`` prefix).
@@ -49,7 +51,6 @@ _SUBNET = re.compile(
 )
 _IPV4 = re.compile(r"^(\d{1,3}\.){3}\d{1,3}$")
 _TAG_KEY_FORBIDDEN = re.compile(r"[<>%&\\?/]")
-_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([numkMGTPE]|[KMGTPE]i)?$")
 
 _FLAGS = (
     "subscription-id",
@@ -156,7 +157,7 @@ def from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -
     if gpu and gpu not in GPU_SKUS:
         problems.append(f"--gpu-sku: {gpu!r} is not one of {', '.join(GPU_SKUS)}")
     tags = _tags(args.tag or [], problems)
-    capacity = _capacity(args.capacity or "", problems)
+    capacity = parse_capacity(args.capacity or "", DEFAULT_CAPACITY, problems)
     poll = _poll_interval(args.poll_interval, problems)
     endpoint = (args.endpoint_url or DEFAULT_ENDPOINT).rstrip("/")
     if not endpoint.startswith("https://"):
@@ -210,17 +211,6 @@ def _tags(items: list[str], problems: list[str]) -> dict[str, str]:
     if len(tags) > 40:
         problems.append(f"--tag: {len(tags)} tags; ARM allows 50 and the provider needs 6 of them")
     return tags
-
-
-def _capacity(text: str, problems: list[str]) -> dict[str, str]:
-    capacity = dict(DEFAULT_CAPACITY)
-    for item in _split(text):
-        key, sep, value = item.partition("=")
-        if not sep or not key or not _QUANTITY.match(value):
-            problems.append(f"--capacity: {item!r} is not resource=quantity (e.g. memory=64Gi)")
-        else:
-            capacity[key] = value
-    return capacity
 
 
 __all__ = [

@@ -41,6 +41,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from vk_provider_sdk.capacity import parse_capacity
+
 DEFAULT_CAPACITY = {"cpu": "16", "memory": "64Gi", "pods": "100"}
 DEFAULT_FILES_IMAGE = "public.ecr.aws/docker/library/busybox:1.36"
 #: Tag keys this provider writes itself; users cannot set them with --tag.
@@ -54,7 +56,6 @@ _CLUSTER = re.compile(r"^([A-Za-z0-9_-]{1,255}|arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{
 _LOG_GROUP = re.compile(r"^[\w./#-]{1,512}$")
 _TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$")
-_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([numkMGTPE]|[KMGTPE]i)?$")
 _PLATFORM = re.compile(r"^(LATEST|\d+\.\d+\.\d+)$")
 
 _FLAGS = (
@@ -203,7 +204,7 @@ def from_args(args: argparse.Namespace) -> FargateConfig:
     if not _PLATFORM.match(platform):
         problems.append(f"--platform-version: {platform!r} is neither LATEST nor a version such as 1.4.0")
     tags = _tags(args.tag or [], problems)
-    capacity = _capacity(args.capacity or "", problems)
+    capacity = parse_capacity(args.capacity or "", DEFAULT_CAPACITY, problems)
     poll = _number(args.poll_interval, "poll-interval", 2.0, problems)
     max_poll = _number(args.max_poll_interval, "max-poll-interval", 15.0, problems)
     if max_poll < poll:
@@ -247,17 +248,6 @@ def _tags(items: list[str], problems: list[str]) -> dict[str, str]:
     if len(tags) > 40:
         problems.append(f"--tag: {len(tags)} tags; at most 40 leave room for the provider's own")
     return tags
-
-
-def _capacity(text: str, problems: list[str]) -> dict[str, str]:
-    capacity = dict(DEFAULT_CAPACITY)
-    for item in _split(text):
-        key, sep, value = item.partition("=")
-        if not sep or not key or not _QUANTITY.match(value):
-            problems.append(f"--capacity: {item!r} is not resource=quantity (e.g. memory=64Gi)")
-        else:
-            capacity[key] = value
-    return capacity
 
 
 __all__ = ["DEFAULT_CAPACITY", "DEFAULT_FILES_IMAGE", "TAG_PREFIX", "FargateConfig", "add_arguments", "from_args"]

@@ -22,9 +22,9 @@ from pathlib import Path
 from virtualkubelet.provider.v1 import node_pb2
 from vk_provider_mock.behaviour import parse_duration
 from vk_provider_mock.ipam import DEFAULT_POD_CIDR, AddressPool
+from vk_provider_sdk.capacity import parse_capacity as sdk_parse_capacity
 
 DEFAULT_CAPACITY = {"cpu": "100", "memory": "512Gi", "pods": "1000"}
-_QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$")
 _EFFECTS = {
     "NoSchedule": node_pb2.TAINT_EFFECT_NO_SCHEDULE,
     "PreferNoSchedule": node_pb2.TAINT_EFFECT_PREFER_NO_SCHEDULE,
@@ -65,12 +65,10 @@ class MockConfig:
 
 def parse_capacity(text: str) -> dict[str, str]:
     """``cpu=100,memory=512Gi,pods=1000`` over the defaults."""
-    capacity = dict(DEFAULT_CAPACITY)
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key or not _QUANTITY.match(value):
-            raise ValueError(f"--capacity: {item!r} is not resource=quantity (e.g. memory=512Gi)")
-        capacity[key] = value
+    problems: list[str] = []
+    capacity = sdk_parse_capacity(text, DEFAULT_CAPACITY, problems)
+    if problems:
+        raise ValueError("; ".join(problems))
     return capacity
 
 

@@ -13,16 +13,18 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
-from integration.moto_fixtures import AWS_ENV, CONTROL_ENV, MotoBackend, free_port, moto_backend
+from integration.moto_fixtures import AWS_ENV, CONTROL_ENV, MotoBackend, moto_backend
+from integration.provider_fixtures import connected as shared_connected
+from integration.provider_fixtures import protocol_pod
+from integration.provider_fixtures import provider_process as shared_provider_process
 from virtualkubelet.provider.v1 import (
     container_pb2,
-    handshake_pb2,
     pod_pb2,
     pod_requests_pb2,
     provider_pb2_grpc,
@@ -41,57 +43,17 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoBackend]:
         yield backend
 
 
-@contextlib.contextmanager
-def provider_process(moto: MotoBackend, log_path: Path) -> Iterator[str]:
+def provider_process(moto: MotoBackend, log_path: Path) -> contextlib.AbstractContextManager[str]:
     """vk-provider-fargate on a free port; yields its address once it listens."""
-    address = f"127.0.0.1:{free_port()}"
-    argv = [str(BIN / "vk-provider-fargate"), "--listen", address, *moto.provider_args()]
-    with log_path.open("a") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **AWS_ENV})
-    try:
-        deadline = time.monotonic() + 30
-        while "listening on" not in log_path.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"vk-provider-fargate did not start:\n{log_path.read_text()}")
-            time.sleep(0.05)
-        yield address
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    return shared_provider_process("vk-provider-fargate", [*moto.provider_args()], log_path, env=AWS_ENV)
 
 
-@contextlib.asynccontextmanager
-async def connected(address: str) -> AsyncIterator[provider_pb2_grpc.ProviderServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = provider_pb2_grpc.ProviderServiceStub(channel)
-        request = handshake_pb2.HandshakeRequest(
-            protocol_version=handshake_pb2.ProtocolVersion(major=1, minor=0), node_name=NODE
-        )
-        await stub.Handshake(request, timeout=30)
-        yield stub
+def connected(address: str) -> contextlib.AbstractAsyncContextManager[provider_pb2_grpc.ProviderServiceAsyncStub]:
+    return shared_connected(address, NODE)
 
 
 def kit_pod(name: str, **fields: object) -> pod_pb2.Pod:
-    amounts = container_pb2.ResourceList(cpu_millicores=250, memory_bytes=128 * 1024 * 1024)
-    container = container_pb2.Container(
-        name="main",
-        image="busybox:1.36",
-        command=["sleep", "3600"],
-        resources=container_pb2.ResourceRequirements(requests=amounts, limits=amounts),
-    )
-    pod = pod_pb2.Pod(
-        metadata=pod_pb2.PodMetadata(uid=str(uuid.uuid4()), namespace="fargate-test", name=name),
-        revision="r1",
-        containers=[container],
-        restart_policy=pod_pb2.RESTART_POLICY_NEVER,
-        node_name=NODE,
-    )
-    for key, value in fields.items():
-        getattr(pod, key).extend(value) if isinstance(value, list) else setattr(pod, key, value)
-    return pod
+    return protocol_pod(name, namespace="fargate-test", node=NODE, **fields)
 
 
 async def snapshot(stub: provider_pb2_grpc.ProviderServiceAsyncStub) -> dict[str, status_pb2.PodRecord]:

@@ -91,6 +91,7 @@ def _channel(address: str, tls: TLSSettings | None) -> grpc.aio.Channel:
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.http2.bdp_probe", 0),
         ("grpc.max_reconnect_backoff_ms", 5_000),
     ]
     if tls is None or not (tls.ca or tls.cert):

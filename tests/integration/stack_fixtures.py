@@ -178,10 +178,13 @@ def running_stack(
     *,
     node_address: str = "127.0.0.1",
     env: dict[str, str] | None = None,
+    provider_host: str = "127.0.0.1",
+    controller_prefix: tuple[str, ...] = (),
 ) -> Iterator[Stack]:
-    """The stack; ``env`` is added to both processes' environment (e.g. ``OTEL_*``)."""
+    """The stack; ``env`` is added to both processes' environment (e.g. ``OTEL_*``); ``controller_prefix`` runs
+    the controller under another command (e.g. ``ip netns exec``), with the provider on ``provider_host``."""
     intervals = ControllerIntervals()
-    provider = start_mock_provider(workdir, state_file=workdir / "mock-backend.json", env=env)
+    provider = start_mock_provider(workdir, state_file=workdir / "mock-backend.json", env=env, host=provider_host)
     controller = start_controller(
         plane,
         workdir,
@@ -190,6 +193,7 @@ def running_stack(
         intervals=intervals,
         node_address=node_address,
         env=env,
+        command_prefix=controller_prefix,
     )
     running = Stack(
         plane=plane,

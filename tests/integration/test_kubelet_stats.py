@@ -2,8 +2,8 @@
 run.
 
 They are fetched as the API server fetches them, with its kubelet-client certificate, straight from the kubelet
-port. The API server's node proxy (``kubectl get --raw /api/v1/nodes/<node>/proxy/...``) refuses loopback
-addresses, and loopback is the only address tests here may serve on, so that last hop is not exercised.
+port on loopback. The API server's node proxy refuses loopback addresses: ``test_kubelet_node_proxy.py`` runs the
+controller in a network namespace of its own to test that hop (``kubectl get --raw /api/v1/nodes/<node>/proxy/...``).
 """
 
 from __future__ import annotations

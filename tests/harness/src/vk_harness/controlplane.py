@@ -71,8 +71,12 @@ class ControlPlane:
         *,
         kubernetes_version: str = binaries.KUBERNETES_VERSION,
         extra_apiserver_args: tuple[str, ...] = (),
+        bind_address: str = "127.0.0.1",
     ) -> None:
+        """``bind_address``: where kube-apiserver listens and advertises itself, and what every kubeconfig names as
+        the server; loopback unless a test has an address of its own for it (see :mod:`vk_harness.netns`)."""
         self.workdir = workdir
+        self.bind_address = bind_address
         self.kubernetes_version = kubernetes_version
         self._extra_apiserver_args = extra_apiserver_args
         self.pki_dir = workdir / "pki"
@@ -81,13 +85,13 @@ class ControlPlane:
         self.etcd_port = free_port()
         self.etcd_peer_port = free_port()
         self.apiserver_port = free_port()
-        self.server = f"https://127.0.0.1:{self.apiserver_port}"
+        self.server = f"https://{bind_address}:{self.apiserver_port}"
         self._sa_key, self._sa_pub = service_account_keys(self.pki_dir)
         self._serving = self.ca.issue(
             "apiserver",
             common_name="kube-apiserver",
             dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
-            ip_addresses=("127.0.0.1", "10.96.0.1"),
+            ip_addresses=tuple(dict.fromkeys(("127.0.0.1", "10.96.0.1", bind_address))),
             server=True,
         )
         self.kubelet_client = self.ca.issue(
@@ -191,8 +195,8 @@ class ControlPlane:
         return [
             str(apiserver),
             f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={self.bind_address}",
+            f"--advertise-address={self.bind_address}",
             f"--secure-port={self.apiserver_port}",
             f"--tls-cert-file={self._serving.cert_path}",
             f"--tls-private-key-file={self._serving.key_path}",

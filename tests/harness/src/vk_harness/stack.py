@@ -48,9 +48,11 @@ def start_mock_provider(
     state_file: Path | None = None,
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
 ) -> ProviderProcess:
+    """The mock provider's gRPC server on ``host`` (loopback unless a test has an address of its own for it)."""
     port = port or free_port()
-    address = f"127.0.0.1:{port}"
+    address = f"{host}:{port}"
     argv = [_console_script("vk-provider-mock"), "--listen", address, *extra_args]
     if state_file is not None:
         argv += ["--state-file", str(state_file)]
@@ -118,6 +120,7 @@ def start_controller(
     name: str | None = None,
     node_address: str = "127.0.0.1",
     env: dict[str, str] | None = None,
+    command_prefix: tuple[str, ...] = (),
 ) -> ControllerProcess:
     """vk-controller running as the node's own identity (``system:node:<name>``), as in production.
 
@@ -125,13 +128,17 @@ def start_controller(
     the API server verifies (``--kubelet-certificate-authority`` is the harness CA), and accepts client certificates
     of that CA: the API server's own kubelet client among them. The API server reaches the kubelet API at that
     address for logs, exec and the like. Its node proxy (``/api/v1/nodes/<node>/proxy/...``) refuses loopback
-    addresses, and tests serve only on loopback, so that path is not reachable here.
+    addresses: to reach the kubelet API that way, run the controller in a network namespace of the test's own
+    (:mod:`vk_harness.netns`) with ``command_prefix`` its :attr:`~vk_harness.netns.NetworkNamespace.exec_prefix` and
+    ``node_address`` its address there. The healthz and metrics ports are on the controller's 127.0.0.1, which
+    inside such a namespace is the namespace's own.
     """
     intervals = intervals or ControllerIntervals()
     identity = plane.node_identity(node_name)
     serving = plane.kubelet_serving_credentials(node_name, node_address)
     kubelet_port, healthz_port, metrics_port = free_port(), free_port(), free_port()
     argv = [
+        *command_prefix,
         _console_script("vk-controller"),
         f"--nodename={node_name}",
         f"--kubeconfig={identity.kubeconfig}",

@@ -88,6 +88,20 @@ class Stack:
             return {"pods": {}, "creates": {}}
         return state
 
+    def backend_with_exactly(self, uids: set[str], timeout: float = 10.0) -> dict[str, Any]:
+        """The backend once it holds exactly these pods (no orphans, none missing). The mock persists at most
+        every 0.1 s, so the file may trail the statuses it already reported by that much."""
+
+        def probe() -> dict[str, Any] | None:
+            backend = self.backend()
+            return backend if set(backend["pods"]) == uids else None
+
+        def describe() -> str:
+            held = set(self.backend()["pods"])
+            return f"missing {uids - held}, extra {held - uids}"
+
+        return wait_for("the provider's backend to hold exactly the pods", probe, timeout=timeout, describe=describe)
+
     # -- Kubernetes ---------------------------------------------------------------------------------------------
 
     def node_object(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from vk_controller import logs, settings
 from vk_controller.kube.config import ConfigError
+from vk_controller.node.lease import LeadershipLost
 from vk_provider_sdk import tracing
 
 
@@ -23,6 +24,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         logging.getLogger("vk_controller").error("%s", error)
         return 2
+    except LeadershipLost as lost:
+        logging.getLogger("vk_controller").error("leadership lost: %s", lost)
+        return 3
+    except BaseExceptionGroup as group:  # raised from the controller's task group
+        lapsed = group.subgroup(LeadershipLost)
+        if lapsed is None:
+            raise
+        # Stop acting for the node at once; the supervisor restarts this replica as a standby.
+        logging.getLogger("vk_controller").error("leadership lost: %s", lapsed.exceptions[0])
+        return 3
     except KeyboardInterrupt:
         return 130
     finally:

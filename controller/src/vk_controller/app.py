@@ -149,6 +149,20 @@ class Controller:
         spec = self._node_spec(handshake)
         caps = self.capabilities = capabilities(handshake.capabilities)
         self.provider_name = handshake.provider_name
+        lease = LeaseKeeper(
+            self.kube,
+            node_name=self.settings.node_name,
+            node_uid=lambda: str(self._node["metadata"]["uid"]) if self._node else None,
+            duration_seconds=self.settings.lease_duration,
+            renew_interval=self.settings.lease_renew_interval,
+            holder_identity=self.settings.leader_elect_identity if self.settings.leader_elect else None,
+            leader_election=self.settings.leader_elect,
+            retry_period=self.settings.leader_elect_retry_period,
+            metrics=self.metrics,
+        )
+        if self.settings.leader_elect:
+            # One active replica per node: the node's own Lease is the lock (a node may touch no other Lease).
+            await lease.acquire()
         async with asyncio.TaskGroup() as group:
             group.create_task(self.events.run(), name="events")
             self._node = await register(self.kube, spec, self.events)
@@ -186,14 +200,6 @@ class Controller:
                 metrics=self.metrics,
             )
             self.metrics.watch_pods(self.pods.pods.values)
-            lease = LeaseKeeper(
-                self.kube,
-                node_name=self.settings.node_name,
-                node_uid=lambda: str(self._node["metadata"]["uid"]),
-                duration_seconds=self.settings.lease_duration,
-                renew_interval=self.settings.lease_renew_interval,
-                metrics=self.metrics,
-            )
             group.create_task(lease.run(), name="lease")
             group.create_task(self.node_status.run(), name="node-status")
             group.create_task(self._ping_loop(), name="provider-ping")

@@ -48,6 +48,9 @@ class Settings:
     provider_ping_timeout: float = 5.0
     provider_call_timeout: float = 30.0
     shutdown_timeout: float = 10.0
+    leader_elect: bool = False
+    leader_elect_identity: str = ""
+    leader_elect_retry_period: float = 2.0
     cluster_dns: tuple[str, ...] = ()
     cluster_domain: str = "cluster.local"
     kubernetes_service_host: str | None = None
@@ -164,6 +167,18 @@ def parser() -> argparse.ArgumentParser:
         "which pods on a serverless backend usually cannot reach)",
     )
     add("kubernetes-service-port", type=int, help="API server port pods get as KUBERNETES_SERVICE_PORT")
+    p.add_argument(
+        "--leader-elect",
+        action="store_true",
+        default=_env("leader-elect", "") in {"1", "true", "yes"},
+        help="several replicas for one node: only the one holding the node's Lease acts; the others stand by",
+    )
+    add(
+        "leader-elect-identity",
+        default=f"{socket.gethostname()}-{os.getpid()}",
+        help="this replica's holder identity in the Lease (default: host name and process id)",
+    )
+    add("leader-elect-retry-period", default=2.0, type=float, help="seconds between a standby's looks at the Lease")
     add("shutdown-timeout", default=10.0, type=float, help="seconds SIGTERM may take before the process exits")
     return p
 
@@ -214,6 +229,9 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
         provider_ping_timeout=args.provider_ping_timeout,
         provider_call_timeout=args.provider_call_timeout,
         shutdown_timeout=args.shutdown_timeout,
+        leader_elect=args.leader_elect,
+        leader_elect_identity=args.leader_elect_identity,
+        leader_elect_retry_period=args.leader_elect_retry_period,
         cluster_dns=tuple(ip.strip() for ip in args.cluster_dns.split(",") if ip.strip()),
         cluster_domain=args.cluster_domain,
         kubernetes_service_host=args.kubernetes_service_host,

@@ -189,6 +189,8 @@ class PodController:
         if key == _SWEEP:
             await self._sweep_orphans()
             return None
+        if not self.pods.synced.is_set():
+            return None  # the pod list is not complete yet, so absence means nothing; its first list looks again
         pod = self.pods.get(key)
         if pod is None:
             await self._gone_from_kubernetes(key)

@@ -151,6 +151,14 @@ async def test_a_pods_secret_outlives_a_restart_until_the_pod_is_deleted_and_orp
             {"Key": "virtual-kubelet.io/pod-uid", "Value": orphan_uid},
         ],
     )["ARN"]
+    secrets.create_secret(  # a registry secret of the same interrupted create: deleted with it
+        Name=f"virtual-kubelet/{NODE}/{orphan_uid}/registry-0",
+        SecretString="{}",
+        Tags=[
+            {"Key": "virtual-kubelet.io/node", "Value": NODE},
+            {"Key": "virtual-kubelet.io/pod-uid", "Value": orphan_uid},
+        ],
+    )
     with provider_process(moto, tmp_path / "first.log") as address:
         async with connected(address) as stub:
             await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=30)
@@ -172,6 +180,36 @@ async def test_a_pods_secret_outlives_a_restart_until_the_pod_is_deleted_and_orp
             ref = pod_pb2.PodRef(uid=pod.metadata.uid, namespace="fargate-test", name=pod.metadata.name)
             await stub.DeletePod(pod_requests_pb2.DeletePodRequest(pod=ref, grace_period_seconds=0), timeout=30)
             await wait_until("the secret to be deleted", lambda: not moto.secrets_for(pod.metadata.uid))
+
+
+async def test_image_pull_credentials_go_to_a_registry_secret_deleted_with_the_pod(
+    moto: MotoBackend, tmp_path: Path
+) -> None:
+    password = f"pw-{uuid.uuid4().hex}"
+    credential = pod_pb2.ImagePullCredential(server="https://index.docker.io/v1/", username="puller", password=password)
+    other = pod_pb2.ImagePullCredential(server="elsewhere.example", username="x", password="unused-pw")
+    pod = kit_pod("pull-secret", image_pull_credentials=[other, credential])
+    uid = pod.metadata.uid
+    secrets = moto.client("secretsmanager")
+    with provider_process(moto, tmp_path / "provider.log") as address:
+        async with connected(address) as stub:
+            await stub.CreatePod(pod_requests_pb2.CreatePodRequest(pod=pod), timeout=30)
+            (secret,) = moto.secrets_for(uid)
+            assert secret["Name"] == f"virtual-kubelet/{NODE}/{uid}/registry-0"
+            tags = {t["Key"]: t["Value"] for t in secret["Tags"]}
+            assert tags["virtual-kubelet.io/node"] == NODE
+            assert tags["virtual-kubelet.io/name"] == "pull-secret"
+            value = json.loads(secrets.get_secret_value(SecretId=secret["ARN"])["SecretString"])
+            assert value == {"username": "puller", "password": password}
+            task = moto.task_for(uid)
+            assert task is not None
+            described = moto.client("ecs").describe_task_definition(taskDefinition=task["taskDefinitionArn"])
+            assert password not in json.dumps(described, default=str)
+            (main,) = described["taskDefinition"]["containerDefinitions"]
+            assert main["repositoryCredentials"] == {"credentialsParameter": secret["ARN"]}
+            ref = pod_pb2.PodRef(uid=uid, namespace="fargate-test", name=pod.metadata.name)
+            await stub.DeletePod(pod_requests_pb2.DeletePodRequest(pod=ref, grace_period_seconds=0), timeout=30)
+            await wait_until("the registry secret to be deleted", lambda: not moto.secrets_for(uid))
 
 
 async def test_500_pods_are_polled_in_batches_of_100(moto: MotoBackend, tmp_path: Path) -> None:
@@ -220,9 +258,9 @@ REFUSED: list[tuple[str, dict[str, object], str]] = [
         "Secrets Manager secret, which holds at most 65536 bytes",
     ),
     (
-        "pull-secret",
-        {"image_pull_credentials": [pod_pb2.ImagePullCredential(server="r.example", username="u", password="pw")]},
-        "spec.imagePullSecrets: Fargate reads registry credentials only from AWS Secrets Manager",
+        "pull-identity-token",
+        {"image_pull_credentials": [pod_pb2.ImagePullCredential(server="docker.io", identity_token="pw-token")]},
+        "spec.imagePullSecrets: the credentials for 'docker.io' are an identity token, which ECS cannot use",
     ),
 ]
 

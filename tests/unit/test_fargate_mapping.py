@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
+import json
 
 import pytest
 
@@ -191,16 +193,101 @@ def test_empty_dir_and_files_volumes() -> None:
     assert [name for name, _ in built.containers] == ["main"]
 
 
-def test_image_pull_credentials_need_a_secrets_manager_arn() -> None:
-    credential = pod_pb2.ImagePullCredential(server="r.example", username="u", password="p")
-    with pytest.raises(errors.InvalidPod, match=r"spec.imagePullSecrets: .*Secrets Manager"):
-        taskdef.build(_pod(image_pull_credentials=[credential]), CONFIG, node_name="n")
+@pytest.mark.parametrize(
+    ("server", "host"),
+    [
+        ("https://index.docker.io/v1/", "docker.io"),
+        ("registry-1.docker.io", "docker.io"),
+        ("docker.io", "docker.io"),
+        ("http://Registry.Example:5000/", "registry.example:5000"),
+        ("r.example/some/path", "r.example"),
+        ("r.example/", "r.example"),
+    ],
+)
+def test_credential_servers_are_normalised_to_a_registry_host(server: str, host: str) -> None:
+    assert taskdef.registry_host(server) == host
+
+
+@pytest.mark.parametrize(
+    ("image", "host"),
+    [
+        ("busybox", "docker.io"),
+        ("busybox:1.36", "docker.io"),
+        ("library/busybox@sha256:abc", "docker.io"),
+        ("index.docker.io/library/busybox", "docker.io"),
+        ("r.example/team/app:1", "r.example"),
+        ("localhost/app", "localhost"),
+        ("registry.example:5000/app", "registry.example:5000"),
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app", "123456789012.dkr.ecr.eu-west-1.amazonaws.com"),
+    ],
+)
+def test_an_images_registry_host_is_docker_io_unless_it_names_one(image: str, host: str) -> None:
+    assert taskdef.image_registry(image) == host
+
+
+def test_auth_only_credentials_are_decoded_and_tokens_refused() -> None:
+    auth = base64.b64encode(b"user:pa:ss").decode()
+    assert taskdef.registry_login(pod_pb2.ImagePullCredential(server="r", auth=auth)) == {
+        "username": "user",
+        "password": "pa:ss",
+    }
+    explicit = pod_pb2.ImagePullCredential(server="r", username="u", password="p", auth=auth)
+    assert taskdef.registry_login(explicit) == {"username": "u", "password": "p"}
+    with pytest.raises(errors.InvalidPod, match=r"spec.imagePullSecrets: .*identity token.*user name and password"):
+        taskdef.registry_login(pod_pb2.ImagePullCredential(server="r", identity_token="tok-secret"))
+    with pytest.raises(errors.InvalidPod, match=r"not base64 of user:password") as refused:
+        taskdef.registry_login(pod_pb2.ImagePullCredential(server="r", auth=base64.b64encode(b"nocolon").decode()))
+    assert "nocolon" not in str(refused.value)
+
+
+def test_containers_use_the_secret_of_their_registrys_credentials() -> None:
+    hub = pod_pb2.ImagePullCredential(server="https://index.docker.io/v1/", username="hub", password="hub-pw")
+    private = pod_pb2.ImagePullCredential(server="r.example", auth=base64.b64encode(b"me:private-pw").decode())
+    token = pod_pb2.ImagePullCredential(server="other.example", identity_token="t")
+    pod = _pod(
+        container_pb2.Container(name="a", image="r.example/team/a:1"),
+        container_pb2.Container(name="b", image="busybox"),
+        container_pb2.Container(name="c", image="r.example/team/c:1"),
+        container_pb2.Container(name="d", image="unmatched.example/d"),
+        init_containers=[container_pb2.Container(name="i", image="docker.io/library/alpine")],
+        image_pull_credentials=[private, hub, token],
+    )
+    draft = taskdef.build(pod, CONFIG, node_name="n")
+    assert draft.registry_secrets == (
+        {"username": "hub", "password": "hub-pw"},
+        {"username": "me", "password": "private-pw"},
+    )
+    arns = ("arn:registry-0", "arn:registry-1")
+    built = taskdef.build(pod, CONFIG, node_name="n", registry_arns=arns)
+    by_name = {d["name"]: d.get("repositoryCredentials") for d in built.arguments["containerDefinitions"]}
+    assert by_name == {
+        "i": {"credentialsParameter": arns[0]},
+        "a": {"credentialsParameter": arns[1]},
+        "b": {"credentialsParameter": arns[0]},
+        "c": {"credentialsParameter": arns[1]},
+        "d": None,
+    }
+    document = json.dumps(built.arguments)
+    for value in ("hub-pw", "private-pw", private.auth):
+        assert value not in document
+    pod.containers[3].image = "other.example/d"
+    with pytest.raises(errors.InvalidPod, match=r"spec.imagePullSecrets: .*identity token"):
+        taskdef.build(pod, CONFIG, node_name="n")
+
+
+def test_the_annotation_overrides_image_pull_credentials() -> None:
+    credential = pod_pb2.ImagePullCredential(server="docker.io", username="u", password="p")
     arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:registry-AbCdEf"
     pod = _pod(image_pull_credentials=[credential])
     pod.metadata.annotations[taskdef.REPOSITORY_CREDENTIALS_ANNOTATION] = arn
-    definition = taskdef.build(pod, CONFIG, node_name="n").arguments["containerDefinitions"][0]
+    built = taskdef.build(pod, CONFIG, node_name="n")
+    definition = built.arguments["containerDefinitions"][0]
     assert definition["repositoryCredentials"] == {"credentialsParameter": arn}
+    assert not built.registry_secrets
     assert "p" not in str(definition["environment"])
+    pod.metadata.annotations[taskdef.REPOSITORY_CREDENTIALS_ANNOTATION] = "not-an-arn"
+    with pytest.raises(errors.InvalidPod, match=r"is not a Secrets Manager secret ARN"):
+        taskdef.build(pod, CONFIG, node_name="n")
 
 
 def _files(sensitive: bool, token: bytes = b"t") -> volume_pb2.Volume:

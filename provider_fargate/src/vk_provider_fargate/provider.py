@@ -18,7 +18,9 @@
   its Secrets Manager secret (:mod:`secretstore`, named from the node and the pod UID, tagged like its task), then
   a task definition referencing it by ARN. The secret is deleted when the pod is forgotten (its task stopped and
   the pod deleted, or the task gone), when the create fails before a task can exist, and at adoption when no task
-  of the node carries its pod UID; an adopted task gets its secret back by the secret's tags.
+  of the node carries its pod UID; an adopted task gets its secret back by the secret's tags. A pod whose images
+  use imagePullSecrets' credentials also gets one ``registry-<n>`` secret per distinct credential, referenced by
+  ``repositoryCredentials`` and handled in every step like the pod's secret.
 - **Exec, attach, port-forward, stats** are not declared: ECS Exec needs the SSM agent channel, which this
   provider does not speak, and Fargate has no per-task stats API it could report honestly.
 """
@@ -95,8 +97,8 @@ class PodTask:
     layout: Layout
     task: dict[str, Any] = field(default_factory=dict)
     deleting: bool = False
-    #: ARN of the pod's Secrets Manager secret; empty when the pod has no sensitive values.
-    secret: str = ""
+    #: ARNs of the pod's Secrets Manager secrets (its values', its registry credentials'); empty when it has none.
+    secrets: tuple[str, ...] = ()
 
     @property
     def stopped(self) -> bool:
@@ -125,8 +127,8 @@ class FargateProvider(Provider):
         self._families: dict[str, str] = {}  # family -> task definition ARN
         self._family_users: dict[str, set[str]] = {}
         self._family_locks: dict[str, asyncio.Lock] = {}
-        #: Pod UID -> secret ARN of creates whose RunTask outcome is unknown: deleted if the pod is deleted unknown.
-        self._unclaimed_secrets: dict[str, str] = {}
+        #: Pod UID -> secret ARNs of creates whose RunTask outcome is unknown: deleted if the pod is deleted unknown.
+        self._unclaimed_secrets: dict[str, tuple[str, ...]] = {}
         self._adopted = False
         self._adopt_lock = asyncio.Lock()
         self.poller = Poller(self, min_interval=config.poll_interval, max_interval=config.max_poll_interval)
@@ -193,34 +195,48 @@ class FargateProvider(Provider):
         node_name = self.node_name or pod.node_name
         definition = taskdef.build(pod, self.config, node_name=node_name)  # validates before anything is created
         ref = pod_pb2.PodRef(uid=uid, namespace=pod.metadata.namespace, name=pod.metadata.name)
-        secret = ""
-        if definition.secrets:
-            secret = await secretstore.store(
-                self.clients,
-                secretstore.secret_name(node_name, uid),
-                definition.secrets,
-                self._pod_tags(pod, node_name),
-            )
-            definition = taskdef.build(pod, self.config, node_name=node_name, secret_arn=secret)
-        layout = from_definitions(definition.arguments["containerDefinitions"])
-        self._family_users.setdefault(definition.family, set()).add(uid)
+        stored: list[str] = []
         running = False
+        family = ""
         try:
+            if definition.secrets or definition.registry_secrets:
+                tags = self._pod_tags(pod, node_name)
+                secret = taskdef.PENDING_SECRET_ARN
+                if definition.secrets:
+                    secret = await secretstore.store(
+                        self.clients, secretstore.secret_name(node_name, uid), definition.secrets, tags
+                    )
+                    stored.append(secret)
+                registry: list[str] = []
+                for index, login in enumerate(definition.registry_secrets):
+                    name = secretstore.registry_secret_name(node_name, uid, index)
+                    registry.append(await secretstore.store(self.clients, name, login, tags))
+                    stored.append(registry[-1])
+                definition = taskdef.build(
+                    pod, self.config, node_name=node_name, secret_arn=secret, registry_arns=registry
+                )
+            layout = from_definitions(definition.arguments["containerDefinitions"])
+            family = definition.family
+            self._family_users.setdefault(family, set()).add(uid)
             arn = await self._task_definition(definition)
             running = True
             task = await self._run_task(pod, arn, node_name)
         except BaseException as error:
-            await self._release_family(definition.family, uid)
-            if secret:
+            if family:
+                await self._release_family(family, uid)
+            if stored:
                 if running and not isinstance(error, errors.InvalidPod | errors.PermissionDenied):
                     # RunTask may have started the task (a retried create finds it through clientToken and needs
-                    # the same secret); a delete of the unknown pod removes it.
-                    self._unclaimed_secrets[uid] = secret
+                    # the same secrets); a delete of the unknown pod removes them.
+                    self._unclaimed_secrets[uid] = tuple(stored)
                 else:
-                    await self._delete_secret(secret)
+                    for secret in stored:
+                        await self._delete_secret(secret)
             raise
         self._unclaimed_secrets.pop(uid, None)
-        pod_task = PodTask(ref, pod.revision, str(task["taskArn"]), definition.family, layout, task, secret=secret)
+        pod_task = PodTask(
+            ref, pod.revision, str(task["taskArn"]), definition.family, layout, task, secrets=tuple(stored)
+        )
         self._tasks[uid] = pod_task
         self.pods.publish(pod_task.record())
         self.poller.wake()
@@ -233,8 +249,7 @@ class FargateProvider(Provider):
     async def delete_pod(self, request: pod_requests_pb2.DeletePodRequest) -> pod_requests_pb2.DeletePodResponse:
         pod_task = self._tasks.get(request.pod.uid)
         if pod_task is None:
-            leftover = self._unclaimed_secrets.pop(request.pod.uid, "")
-            if leftover:
+            for leftover in self._unclaimed_secrets.pop(request.pod.uid, ()):
                 await self._delete_secret(leftover)
             return pod_requests_pb2.DeletePodResponse(state=pod_requests_pb2.DELETION_STATE_GONE)
         if pod_task.stopped:
@@ -297,8 +312,8 @@ class FargateProvider(Provider):
         self.pods.delete(pod_task.ref, requested=requested, reason=reason, message=message, final_status=final)
         log.info("pod %s/%s (%s) is gone", pod_task.ref.namespace, pod_task.ref.name, pod_task.ref.uid)
         await self._release_family(pod_task.family, pod_task.ref.uid)
-        if pod_task.secret:
-            await self._delete_secret(pod_task.secret)
+        for secret in pod_task.secrets:
+            await self._delete_secret(secret)
 
     async def _delete_secret(self, secret: str) -> None:
         try:
@@ -466,15 +481,18 @@ class FargateProvider(Provider):
                 ref, tags.get(TAG_REVISION, ""), str(task["taskArn"]), family, layouts[definition_arn], task
             )
             pod_task.deleting = task.get("desiredStatus") == "STOPPED" and not pod_task.stopped
-            pod_task.secret = secrets.get(uid, "")
+            pod_task.secrets = tuple(secrets.get(uid, ()))
             self._tasks[uid] = pod_task
             self._families.setdefault(family, definition_arn)
             self._family_users.setdefault(family, set()).add(uid)
             self.pods.publish(pod_task.record())
-        for uid, secret in sorted(secrets.items()):
+        for uid, arns in sorted(secrets.items()):
             if uid not in self._tasks:
-                log.info("secret %s belongs to no task of node %s (an interrupted create): deleting", secret, node_name)
-                await self._delete_secret(secret)
+                for secret in arns:
+                    log.info(
+                        "secret %s belongs to no task of node %s (an interrupted create): deleting", secret, node_name
+                    )
+                    await self._delete_secret(secret)
         log.info("adopted %d task(s) of node %s in cluster %s", len(self._tasks), node_name, self.config.cluster)
 
     # -- logs -----------------------------------------------------------------------------------------------------

@@ -10,6 +10,10 @@ would need a parameter per value and has a 4 KiB limit (8 KiB advanced) per valu
 - **Name** ``virtual-kubelet/<node>/<pod UID>`` (:func:`secret_name`), **tags** ``virtual-kubelet.io/node``,
   ``/pod-uid``, ``/namespace``, ``/name`` plus ``--tag``\\s. The **value** is a JSON object of strings: env values as
   they are, file contents base64-encoded (the ``vk-files`` helper decodes them). At most 64 KiB (the service limit).
+- **Registry credentials** (from imagePullSecrets) go into one more secret per distinct credential the pod's
+  images use, ``<pod secret name>/registry-<n>`` (:func:`registry_secret_name`) holding ``{"username": ...,
+  "password": ...}``, the format ECS's ``repositoryCredentials`` reads; tagged, deleted and adopted like the pod's
+  secret (the IAM resources below cover them).
 - **IAM.** The *task execution role* (``--execution-role-arn``, always required) needs ``secretsmanager:GetSecretValue``
   on ``arn:aws:secretsmanager:<region>:<account>:secret:virtual-kubelet/<node>/*`` (plus ``kms:Decrypt`` if the
   account's default key for Secrets Manager is replaced by a customer key); without it ECS fails the task with
@@ -47,6 +51,10 @@ def node_prefix(node_name: str) -> str:
 
 def secret_name(node_name: str, uid: str) -> str:
     return node_prefix(node_name) + _NAME_CHARACTERS.sub("_", uid.replace("/", "_"))
+
+
+def registry_secret_name(node_name: str, uid: str, index: int) -> str:
+    return f"{secret_name(node_name, uid)}/registry-{index}"
 
 
 def encode(values: Mapping[str, str]) -> str:
@@ -89,13 +97,13 @@ async def delete(clients: backend.Clients, secret: str) -> None:
     await backend.call("DeleteSecret", remove)
 
 
-async def of_node(clients: backend.Clients, node_name: str) -> dict[str, str]:
-    """The node's secrets: ARN by pod UID (from the tag, which must name this node)."""
+async def of_node(clients: backend.Clients, node_name: str) -> dict[str, list[str]]:
+    """The node's secrets: their ARNs by pod UID (from the tag, which must name this node)."""
     client = clients.secrets
     prefix = node_prefix(node_name)
 
-    def listing() -> dict[str, str]:
-        found: dict[str, str] = {}
+    def listing() -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
         paginator = client.get_paginator("list_secrets")
         for page in paginator.paginate(Filters=[{"Key": "name", "Values": [prefix]}]):
             for entry in page.get("SecretList", []):
@@ -104,10 +112,20 @@ async def of_node(clients: backend.Clients, node_name: str) -> dict[str, str]:
                 tags: dict[str, Any] = {str(t.get("Key")): t.get("Value") for t in entry.get("Tags", [])}
                 uid = tags.get(TAG_PREFIX + "pod-uid")
                 if tags.get(TAG_PREFIX + "node") == node_name and uid:
-                    found[str(uid)] = str(entry["ARN"])
+                    found.setdefault(str(uid), []).append(str(entry["ARN"]))
         return found
 
     return await backend.call("ListSecrets", listing)
 
 
-__all__ = ["MAX_SECRET_BYTES", "SECRET_PREFIX", "delete", "encode", "node_prefix", "of_node", "secret_name", "store"]
+__all__ = [
+    "MAX_SECRET_BYTES",
+    "SECRET_PREFIX",
+    "delete",
+    "encode",
+    "node_prefix",
+    "of_node",
+    "registry_secret_name",
+    "secret_name",
+    "store",
+]

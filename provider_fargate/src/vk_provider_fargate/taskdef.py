@@ -44,8 +44,16 @@ Design decisions (each documented for users in the refusal message it can cause)
   ``expirationSeconds``; for ``kube-api-access`` (3607 s) an API server with its default
   ``--service-account-extend-token-expiration`` issues it valid for a year. A task that outlives its token has to
   be replaced by a new pod.
-- **imagePullSecrets** → ``repositoryCredentials``, which ECS reads only from Secrets Manager: the pod names the
-  secret's ARN in the annotation ``fargate.virtual-kubelet.io/repository-credentials``; without it, refused.
+- **imagePullSecrets** → ``repositoryCredentials``, which ECS reads only from a Secrets Manager secret holding
+  ``{"username": ..., "password": ...}``. Each container whose image's registry host matches a credential's server
+  (scheme, path and trailing slash ignored; ``docker.io``, ``index.docker.io`` and ``registry-1.docker.io`` are one
+  host, and an image without a registry host is on ``docker.io``) names the secret of that credential; the first
+  matching credential wins. :func:`build` returns one value per distinct credential used in
+  :attr:`TaskDefinition.registry_secrets` (``auth``-only credentials decoded from base64 ``user:password``); the
+  provider stores each as ``<pod secret name>/registry-<n>`` and builds again with their ARNs. Identity and
+  registry tokens are refused: ECS authenticates to private registries only with a user name and password. The
+  annotation ``fargate.virtual-kubelet.io/repository-credentials`` naming a pre-made secret's ARN overrides all
+  of this: every container uses that secret and none is created.
 - **Ignored hints**: image pull policy (Fargate always pulls), priority, hostname/subdomain (Fargate sets its own),
   DNS configuration (tasks use the VPC resolver), fsGroup and supplemental groups.
 """
@@ -57,6 +65,7 @@ import hashlib
 import json
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +101,10 @@ _PROTOCOLS = {
 _NOT_FARGATE = "not supported by AWS Fargate"
 
 
+_DOCKER_HUB = "docker.io"
+_DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+
+
 @dataclass(frozen=True)
 class TaskDefinition:
     """What to register: the family (the dedup key), the register_task_definition arguments and the task size."""
@@ -104,6 +117,9 @@ class TaskDefinition:
     #: The pod's sensitive values by JSON key of its secret (env values as is, file contents base64-encoded);
     #: empty when it has none. Never log it.
     secrets: dict[str, str]
+    #: The registry credentials the containers use, ``{"username": ..., "password": ...}`` each, the n-th to be
+    #: stored as the pod's ``registry-<n>`` secret; empty when none is used (or the annotation overrides). Never log it.
+    registry_secrets: tuple[dict[str, str], ...] = ()
 
 
 class _Secrets:
@@ -130,18 +146,24 @@ def restart_policy(pod: pod_pb2.Pod) -> str:
 
 
 def build(
-    pod: pod_pb2.Pod, config: FargateConfig, *, node_name: str, secret_arn: str = PENDING_SECRET_ARN
+    pod: pod_pb2.Pod,
+    config: FargateConfig,
+    *,
+    node_name: str,
+    secret_arn: str = PENDING_SECRET_ARN,
+    registry_arns: Sequence[str] = (),
 ) -> TaskDefinition:
     """The task definition for ``pod``; InvalidPod naming the first field Fargate cannot honour.
 
     Sensitive values are referenced as keys of the secret ``secret_arn``; until the provider has stored
     :attr:`TaskDefinition.secrets` there, the references name :data:`PENDING_SECRET_ARN` and the result is only
-    good for validation and for the values.
+    good for validation and for the values. Likewise ``registry_arns`` are the ARNs of the stored
+    :attr:`TaskDefinition.registry_secrets`, in order (:data:`PENDING_SECRET_ARN` for any not given).
     """
     _check_pod(pod)
     secrets = _Secrets(secret_arn)
     policy = restart_policy(pod)
-    credentials = _repository_credentials(pod)
+    registry = _Registry(pod, registry_arns)
     volumes, files_volumes, ephemeral_gib = _volumes(pod)
     grace = pod.termination_grace_period_seconds if pod.HasField("termination_grace_period_seconds") else 30
     stop_timeout = min(max(grace, 2), 120)
@@ -161,6 +183,7 @@ def build(
             container_pb2.CONTAINER_RESTART_POLICY_ALWAYS,
         ):
             raise errors.InvalidPod(f"{path}.restartPolicy: value {container.restart_policy} is unknown")
+        credentials = registry.arn_for(container.image)
         definition = _container(path, container, pod, config, names, volumes, credentials, stop_timeout, secrets)
         definition["essential"] = False
         if previous is not None:
@@ -175,6 +198,7 @@ def build(
         containers.append((container.name, True))
     for index, container in enumerate(pod.containers):
         path = f"spec.containers[{index}]"
+        credentials = registry.arn_for(container.image)
         definition = _container(path, container, pod, config, names, volumes, credentials, stop_timeout, secrets)
         definition["essential"] = True
         waits = [{"containerName": name, "condition": "START"} for name in sidecars]
@@ -217,6 +241,7 @@ def build(
         size=size,
         containers=tuple(containers),
         secrets=dict(secrets.values),
+        registry_secrets=tuple(dict(login) for login in registry.logins),
     )
 
 
@@ -233,18 +258,73 @@ def _check_pod(pod: pod_pb2.Pod) -> None:
         raise errors.InvalidPod(f"spec.runtimeClassName: {pod.runtime_class_name!r} is unknown to the Fargate provider")
 
 
-def _repository_credentials(pod: pod_pb2.Pod) -> str | None:
-    arn = pod.metadata.annotations.get(REPOSITORY_CREDENTIALS_ANNOTATION, "")
-    if arn and not _SECRET_ARN.match(arn):
+def registry_host(server: str) -> str:
+    """The registry host of a credential's server: no scheme, path or trailing slash; Docker Hub's names as one."""
+    host = server.strip()
+    if "://" in host:
+        host = host.split("://", 1)[1]
+    host = host.split("/", 1)[0].lower()
+    return _DOCKER_HUB if host in _DOCKER_HUB_ALIASES else host
+
+
+def image_registry(image: str) -> str:
+    """The registry host of an image reference (``docker.io`` when it names none, as Docker reads it)."""
+    first, slash, _ = image.partition("/")
+    if not slash or not ("." in first or ":" in first or first == "localhost"):
+        return _DOCKER_HUB
+    return registry_host(first)
+
+
+def registry_login(credential: pod_pb2.ImagePullCredential) -> dict[str, str]:
+    """``{"username": ..., "password": ...}`` of a credential; InvalidPod (never naming a value) when ECS cannot
+    use it."""
+    where = f"spec.imagePullSecrets: the credentials for {credential.server!r}"
+    if credential.identity_token or credential.registry_token:
+        kind = "an identity token" if credential.identity_token else "a registry token"
         raise errors.InvalidPod(
-            f"metadata.annotations[{REPOSITORY_CREDENTIALS_ANNOTATION}]: {arn!r} is not a Secrets Manager secret ARN"
+            f"{where} are {kind}, which ECS cannot use: Fargate authenticates to private registries only with a "
+            "user name and password (repositoryCredentials)"
         )
-    if pod.image_pull_credentials and not arn:
-        raise errors.InvalidPod(
-            "spec.imagePullSecrets: Fargate reads registry credentials only from AWS Secrets Manager; store them "
-            f"there and name the secret's ARN in the annotation {REPOSITORY_CREDENTIALS_ANNOTATION}"
-        )
-    return arn or None
+    username, password = credential.username, credential.password
+    if not (username or password) and credential.auth:
+        try:
+            decoded = base64.b64decode(credential.auth, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            decoded = ""
+        username, colon, password = decoded.partition(":")
+        if not colon:
+            raise errors.InvalidPod(f"{where} have an auth field that is not base64 of user:password")
+    if not username or not password:
+        raise errors.InvalidPod(f"{where} lack a user name or password, which ECS needs")
+    return {"username": username, "password": password}
+
+
+class _Registry:
+    """Which secret each image's registry credentials are in: the annotation's, or one per distinct credential."""
+
+    def __init__(self, pod: pod_pb2.Pod, arns: Sequence[str]) -> None:
+        self.override = pod.metadata.annotations.get(REPOSITORY_CREDENTIALS_ANNOTATION, "")
+        if self.override and not _SECRET_ARN.match(self.override):
+            raise errors.InvalidPod(
+                f"metadata.annotations[{REPOSITORY_CREDENTIALS_ANNOTATION}]: {self.override!r} is not a Secrets "
+                "Manager secret ARN"
+            )
+        self.credentials = list(pod.image_pull_credentials)
+        self.arns = list(arns)
+        self.logins: list[dict[str, str]] = []
+
+    def arn_for(self, image: str) -> str | None:
+        if self.override:
+            return self.override
+        host = image_registry(image)
+        credential = next((c for c in self.credentials if registry_host(c.server) == host), None)
+        if credential is None:
+            return None
+        login = registry_login(credential)
+        if login not in self.logins:
+            self.logins.append(login)
+        index = self.logins.index(login)
+        return self.arns[index] if index < len(self.arns) else PENDING_SECRET_ARN
 
 
 def _volumes(pod: pod_pb2.Pod) -> tuple[dict[str, str], list[tuple[str, volume_pb2.FilesVolume]], int]:
@@ -593,5 +673,8 @@ __all__ = [
     "REPOSITORY_CREDENTIALS_ANNOTATION",
     "TaskDefinition",
     "build",
+    "image_registry",
+    "registry_host",
+    "registry_login",
     "restart_policy",
 ]

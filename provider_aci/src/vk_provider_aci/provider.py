@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.metadata
 import json
 import logging
 import ssl
@@ -50,7 +49,7 @@ from vk_provider_aci import logs as aci_logs
 from vk_provider_aci.config import AciConfig
 from vk_provider_sdk import errors
 from vk_provider_sdk import logs as sdk_logs
-from vk_provider_sdk.provider import Provider, ProviderInfo
+from vk_provider_sdk.provider import Provider, ProviderInfo, installed_version
 from vk_provider_sdk.sessions import ExecSession
 
 log = logging.getLogger(__name__)
@@ -59,13 +58,6 @@ log = logging.getLogger(__name__)
 DELETE_WAIT = 10.0
 #: Seconds between two log fetches while following.
 FOLLOW_INTERVAL = 1.0
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("vk-provider-aci")
-    except importlib.metadata.PackageNotFoundError:
-        return "0.0.0"
 
 
 def capabilities() -> capabilities_pb2.Capabilities:
@@ -131,7 +123,7 @@ class AciProvider(Provider):
     # -- identity, node, health -----------------------------------------------------------------------------------
 
     def info(self) -> ProviderInfo:
-        return ProviderInfo(name="aci", version=_version(), capabilities=capabilities())
+        return ProviderInfo(name="aci", version=installed_version("vk-provider-aci"), capabilities=capabilities())
 
     async def node(self) -> node_pb2.Node:
         return node_pb2.Node(

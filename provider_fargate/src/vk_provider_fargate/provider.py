@@ -28,7 +28,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -49,6 +48,7 @@ from vk_provider_fargate.config import TAG_PREFIX, FargateConfig
 from vk_provider_fargate.layout import Layout, from_definitions
 from vk_provider_fargate.poller import Poller
 from vk_provider_sdk import Provider, ProviderInfo, errors
+from vk_provider_sdk.provider import installed_version
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,6 @@ _DELETION_REASONS = {
     pod_requests_pb2.DELETION_REASON_ACTIVE_DEADLINE: "the pod exceeded activeDeadlineSeconds",
     pod_requests_pb2.DELETION_REASON_ORPHANED: "the pod no longer exists in Kubernetes",
 }
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("vk-provider-fargate")
-    except importlib.metadata.PackageNotFoundError:
-        return "0.0.0"
 
 
 def capabilities() -> capabilities_pb2.Capabilities:
@@ -136,7 +129,9 @@ class FargateProvider(Provider):
     # -- identity, node, health -----------------------------------------------------------------------------------
 
     def info(self) -> ProviderInfo:
-        return ProviderInfo(name="fargate", version=_version(), capabilities=capabilities())
+        return ProviderInfo(
+            name="fargate", version=installed_version("vk-provider-fargate"), capabilities=capabilities()
+        )
 
     async def node(self) -> node_pb2.Node:
         return node_pb2.Node(

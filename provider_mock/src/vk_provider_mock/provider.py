@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.metadata
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -36,18 +35,12 @@ from vk_provider_mock.runtime import MockPod
 from vk_provider_mock.state import StateFile
 from vk_provider_mock.validation import validate
 from vk_provider_sdk import AttachSession, ExecSession, PortForwardConnection, Provider, ProviderInfo, errors
+from vk_provider_sdk.provider import installed_version
 
 log = logging.getLogger(__name__)
 
 DEFAULT_GRACE_SECONDS = 30
 _MIN_TIMER = 0.001
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("vk-provider-mock")
-    except importlib.metadata.PackageNotFoundError:
-        return "0.0.0"
 
 
 def capabilities() -> capabilities_pb2.Capabilities:
@@ -103,7 +96,9 @@ class MockProvider(Provider):
     # -- identity, node, health -----------------------------------------------------------------------------------
 
     def info(self) -> ProviderInfo:
-        return ProviderInfo(name=self.config.name, version=_version(), capabilities=capabilities())
+        return ProviderInfo(
+            name=self.config.name, version=installed_version("vk-provider-mock"), capabilities=capabilities()
+        )
 
     async def node(self) -> node_pb2.Node:
         return self.config.node()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import importlib.metadata
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -45,6 +46,14 @@ from vk_provider_sdk.statushub import StatusHub
 #: The protocol version this SDK speaks (docs/protocol.md, "Version negotiation").
 PROTOCOL_MAJOR = 1
 PROTOCOL_MINOR = 0
+
+
+def installed_version(distribution: str) -> str:
+    """The installed version of a provider's distribution (for ``ProviderInfo.version``); 0.0.0 when not installed."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
 
 
 @dataclass(frozen=True)
@@ -199,4 +208,4 @@ class Provider(abc.ABC):
         raise errors.Unimplemented("stats are not supported by this provider")
 
 
-__all__ = ["PROTOCOL_MAJOR", "PROTOCOL_MINOR", "Provider", "ProviderInfo"]
+__all__ = ["PROTOCOL_MAJOR", "PROTOCOL_MINOR", "Provider", "ProviderInfo", "installed_version"]

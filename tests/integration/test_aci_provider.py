@@ -14,11 +14,12 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
+from session_calls import converse
 
 from integration.arm_standin import RunningStandIn, arm_standin
 from integration.provider_fixtures import connected as shared_connected
@@ -311,14 +312,9 @@ async def _exec(
     stdin: tuple[bytes, ...] = (),
 ) -> list[streaming_pb2.ExecResponse]:
     """One Exec session: the start, the stdin chunks, the end of stdin; every response until the RPC ends."""
-
-    async def requests() -> AsyncIterator[streaming_pb2.ExecRequest]:
-        yield streaming_pb2.ExecRequest(start=start)
-        for chunk in stdin:
-            yield streaming_pb2.ExecRequest(input=streaming_pb2.StreamInput(stdin=chunk))
-        yield streaming_pb2.ExecRequest(input=streaming_pb2.StreamInput(close_stdin=streaming_pb2.CloseStdin()))
-
-    return [response async for response in stub.Exec(requests(), timeout=30)]
+    chunks = [streaming_pb2.ExecRequest(input=streaming_pb2.StreamInput(stdin=chunk)) for chunk in stdin]
+    chunks.append(streaming_pb2.ExecRequest(input=streaming_pb2.StreamInput(close_stdin=streaming_pb2.CloseStdin())))
+    return await converse(stub.Exec, streaming_pb2.ExecRequest(start=start), chunks)
 
 
 def _output(responses: list[streaming_pb2.ExecResponse]) -> tuple[bytes, bytes]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import grpc
 import pytest
+from session_calls import converse
 
 from virtualkubelet.provider.v1 import (
     container_pb2,
@@ -346,14 +347,14 @@ async def run_exec(
     start = streaming_pb2.ExecStart(
         pod=ref(pod), container="app", command=command, tty=tty, stdin=stdin is not None, stdout=True, stderr=True
     )
-    requests = [streaming_pb2.ExecRequest(start=start)]
+    requests = []
     for chunk in stdin or []:
         requests.append(streaming_pb2.ExecRequest(input=streaming_pb2.StreamInput(stdin=chunk)))
     if stdin is not None:
         close = streaming_pb2.StreamInput(close_stdin=streaming_pb2.CloseStdin())
         requests.append(streaming_pb2.ExecRequest(input=close))
     out, err, code = b"", b"", -1
-    async for message in stub.Exec(iter(requests), timeout=5):
+    for message in await converse(stub.Exec, streaming_pb2.ExecRequest(start=start), requests, deadline=5):
         if message.HasField("output"):
             out += message.output.stdout
             err += message.output.stderr
@@ -468,20 +469,19 @@ async def test_attach_with_stdin_to_a_container_without_stdin_is_refused(stub: S
     start = streaming_pb2.AttachStart(pod=ref(pod), container="app", stdin=True, stdout=True)
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        async for _ in stub.Attach(iter([streaming_pb2.AttachRequest(start=start)]), timeout=5):
-            pass
+        await converse(stub.Attach, streaming_pb2.AttachRequest(start=start), deadline=5)
 
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
 async def forward(stub: Stub, pod: pod_pb2.Pod, port: int, *chunks: bytes) -> tuple[list[str | None], bytes]:
     """One connection: send ``chunks``, half-close, read to the end; (message kinds, data received)."""
-    requests = [streaming_pb2.PortForwardRequest(start=streaming_pb2.PortForwardStart(pod=ref(pod), port=port))]
-    requests += [streaming_pb2.PortForwardRequest(data=chunk) for chunk in chunks]
+    start = streaming_pb2.PortForwardRequest(start=streaming_pb2.PortForwardStart(pod=ref(pod), port=port))
+    requests = [streaming_pb2.PortForwardRequest(data=chunk) for chunk in chunks]
     requests.append(streaming_pb2.PortForwardRequest(close_write=streaming_pb2.CloseWrite()))
     kinds: list[str | None] = []
     data = b""
-    async for message in stub.PortForward(iter(requests), timeout=5):
+    for message in await converse(stub.PortForward, start, requests, deadline=5):
         kinds.append(message.WhichOneof("payload"))
         data += message.data
     return kinds, data

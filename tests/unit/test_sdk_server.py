@@ -13,6 +13,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc  # type: ignore[import-untyped]
+from session_calls import converse
 
 from virtualkubelet.provider.v1 import (
     capabilities_pb2,
@@ -271,11 +272,10 @@ async def test_undeclared_capabilities_answer_unimplemented(stub: Stub) -> None:
 
 
 async def exec_messages(stub: Stub, start: streaming_pb2.ExecStart, stdin: list[bytes]) -> list[str]:
-    requests = [streaming_pb2.ExecRequest(start=start)]
-    requests += [streaming_pb2.ExecRequest(input=streaming_pb2.StreamInput(stdin=chunk)) for chunk in stdin]
+    requests = [streaming_pb2.ExecRequest(input=streaming_pb2.StreamInput(stdin=chunk)) for chunk in stdin]
     requests.append(streaming_pb2.ExecRequest(input=streaming_pb2.StreamInput(close_stdin=streaming_pb2.CloseStdin())))
     seen = []
-    async for message in stub.Exec(iter(requests)):
+    for message in await converse(stub.Exec, streaming_pb2.ExecRequest(start=start), requests):
         kind = message.WhichOneof("payload")
         if kind == "output":
             stream = message.output.WhichOneof("output") or ""

@@ -43,3 +43,29 @@ def test_the_logs_follow_benchmark_runs() -> None:
 
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "throughput ratio kubectl/baseline:" in result.stdout
+
+
+def _runs(script: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return result.stdout
+
+
+def test_the_latency_benchmark_runs() -> None:
+    assert "vk-controller" in _runs("latency.py", "--rate", "10", "--seconds", "2")
+
+
+def test_the_delete_burst_benchmark_runs() -> None:
+    assert "median ratio:" in _runs("delete_burst.py", "--pods", "10")
+
+
+def test_the_scale_benchmark_runs() -> None:
+    out = _runs("scale.py", "--pods", "10", "--idle", "1", "--settle", "0")
+    assert "KB/pod" in out
+    assert "idle CPU" in out
+
+
+def test_the_protocol_benchmark_runs() -> None:
+    assert "overhead:" in _runs("protocol.py", "--pods", "20")

@@ -1,8 +1,9 @@
-"""The README's demo: a local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), the
-mock provider and the controller; an example pod scheduled onto the virtual node, Running, and its logs. Ctrl-C
-stops everything.
+"""The README's demo: a local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), a
+provider and the controller; an example pod scheduled onto the virtual node, Running, and its logs. Ctrl-C stops
+everything.
 
-``--once`` exits after showing the logs (the tests run it that way).
+``--once`` exits after showing the logs (the tests run it that way). ``--provider process`` runs the pod with the
+Go process provider (``provider_process/``: real processes on this host) instead of the mock.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 from vk_harness.controlplane import ControlPlane, ControlPlaneError
+from vk_harness.goprovider import start_process_provider
 from vk_harness.processes import Process
 from vk_harness.rest import ApiError
 from vk_harness.stack import ControllerIntervals, start_controller, start_mock_provider
@@ -48,7 +50,7 @@ def _wait_registered(plane: ControlPlane, controller: Process, timeout: float = 
     raise ControlPlaneError(f"node {NODE} was not registered within {timeout:.0f}s:\n{controller.log_tail()}")
 
 
-def run(workdir: Path, *, once: bool, example: Path) -> int:
+def run(workdir: Path, *, once: bool, example: Path, provider_kind: str = "mock") -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     plane = ControlPlane(workdir)
@@ -58,8 +60,11 @@ def run(workdir: Path, *, once: bool, example: Path) -> int:
         plane.start_controller_manager()  # its node lifecycle controller lifts the not-ready taint of new nodes
         plane.start_scheduler()
         plane.create_namespace("default")
-        _say("starting vk-provider-mock and vk-controller (as system:node:" + NODE + ")")
-        provider = start_mock_provider(workdir, state_file=workdir / "mock-backend.json")
+        _say(f"starting vk-provider-{provider_kind} and vk-controller (as system:node:{NODE})")
+        if provider_kind == "process":
+            provider = start_process_provider(workdir)
+        else:
+            provider = start_mock_provider(workdir, state_file=workdir / "mock-backend.json")
         controller = start_controller(
             plane,
             workdir,
@@ -96,10 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="exit after showing the pod's logs")
     parser.add_argument("--workdir", help="where logs and kubeconfigs go (default: a new temp dir)")
     parser.add_argument("--example", default=str(EXAMPLE), help="the pod manifest to run")
+    parser.add_argument(
+        "--provider",
+        choices=("mock", "process"),
+        default="mock",
+        help="mock: the in-memory mock provider; process: the Go provider running real processes on this host",
+    )
     args = parser.parse_args(argv)
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="vk-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    return run(workdir, once=args.once, example=Path(args.example))
+    return run(workdir, once=args.once, example=Path(args.example), provider_kind=args.provider)
 
 
 if __name__ == "__main__":

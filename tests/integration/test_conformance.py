@@ -168,6 +168,29 @@ def test_a_broken_provider_fails_with_readable_messages(broken_provider: str) ->
     assert "AioRpcError" not in output, output
 
 
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("1.7", "protocol: the provider speaks protocol 1.7, newer than this kit's 1.0: only 1.0 is checked"),
+        ("2.0", "the provider refused the kit's Handshake because of the protocol version"),
+    ],
+)
+def test_the_kit_checks_the_providers_protocol_version_against_its_own(
+    version: str, expected: str, tmp_path: Path
+) -> None:
+    argv = [str(BIN / "vk-provider-mock"), "--listen", f"127.0.0.1:{free_port()}", "--protocol-version", version]
+    with _start(f"mock-{version}", argv, tmp_path) as target:
+        run = _kit(target, "-k", "handshake")
+    output = run.stdout + run.stderr
+
+    assert expected in output, output
+    if version == "2.0":  # another major: the run stops at once, failed, before any check
+        assert run.returncode == pytest.ExitCode.TESTS_FAILED, output
+        assert " passed" not in output, output
+    else:
+        assert run.returncode == 0, output
+
+
 def test_the_kit_reaches_a_provider_over_mtls(tmp_path: Path) -> None:
     ca = CertificateAuthority(tmp_path)
     server = ca.issue("provider", common_name="provider", ip_addresses=("127.0.0.1",), server=True)

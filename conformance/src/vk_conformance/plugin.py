@@ -23,6 +23,7 @@ from vk_conformance.connection import DEFAULT_NODE_NAME, DEFAULT_TIMEOUT, Settin
 from vk_conformance.expect import answer, fail
 from vk_conformance.hook import ScriptedOutcomes, load_hook
 from vk_conformance.pods import KitPod, PodFactory
+from vk_conformance.versions import refused_as_another_major, version_note
 from vk_conformance.watch import PodWatch
 
 #: The order the checks run in: the protocol's order of calls, bookkeeping last (it looks back at the whole run).
@@ -90,6 +91,8 @@ class _Probe:
     response: handshake_pb2.HandshakeResponse | None
     error: str = ""
     unreachable: bool = False
+    #: The provider speaks another major version: nothing of this kit applies (see versions.py).
+    other_major: str | None = None
 
 
 _SETTINGS = pytest.StashKey[Settings]()
@@ -117,12 +120,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         code = error.code() if isinstance(error, grpc.Call) else None
         details = error.details() if isinstance(error, grpc.Call) else str(error)
         unreachable = code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-        probe = _Probe(None, f"{code.name if code else 'error'}: {details}", unreachable)
+        error_text = f"{code.name if code else 'error'}: {details}"
+        probe = _Probe(None, error_text, unreachable, refused_as_another_major(error))
     finally:
         channel.close()
     config.stash[_PROBE] = probe
     if probe.unreachable:
         raise pytest.UsageError(f"no provider answers at {settings.target} ({probe.error})")
+    version = probe.response.protocol_version if probe.response is not None else None
+    other_major = probe.other_major
+    if version is not None and version.major != KIT_PROTOCOL_VERSION[0]:
+        other_major = version_note(version.major, version.minor)
+    if other_major is not None:
+        pytest.exit(f"vk-conformance: {settings.target}: {other_major}", returncode=pytest.ExitCode.TESTS_FAILED)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -144,6 +154,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"protocol {version.major}.{version.minor}, instance {response.instance_id or '(none)'}"
     )
     lines.append(f"capabilities: {declared_capabilities(response.capabilities)}")
+    note = version_note(version.major, version.minor)
+    if note is not None:
+        lines.append(f"protocol: {note}")
     return lines
 
 

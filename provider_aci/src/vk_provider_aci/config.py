@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vk_provider_sdk.capacity import parse_capacity
+from vk_provider_sdk.flags import add_env_flags, add_env_list_flag, parse_seconds, split_list
 
 DEFAULT_CAPACITY = {"cpu": "100", "memory": "400Gi", "pods": "500"}
 DEFAULT_ENDPOINT = "https://management.azure.com"
@@ -51,20 +52,6 @@ _SUBNET = re.compile(
 )
 _IPV4 = re.compile(r"^(\d{1,3}\.){3}\d{1,3}$")
 _TAG_KEY_FORBIDDEN = re.compile(r"[<>%&\\?/]")
-
-_FLAGS = (
-    "subscription-id",
-    "resource-group",
-    "region",
-    "subnet-id",
-    "dns-nameservers",
-    "log-analytics-workspace-id",
-    "gpu-sku",
-    "capacity",
-    "poll-interval",
-    "endpoint-url",
-    "ca-bundle",
-)
 
 
 @dataclass(frozen=True)
@@ -85,10 +72,6 @@ class AciConfig:
     ca_bundle: str | None = None
 
 
-def _env(flag: str) -> str | None:
-    return os.environ.get("VK_ACI_" + flag.upper().replace("-", "_"))
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("Azure Container Instances (each also VK_ACI_<FLAG>, e.g. VK_ACI_REGION)")
     helps = {
@@ -104,18 +87,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "endpoint-url": f"Azure Resource Manager endpoint (default {DEFAULT_ENDPOINT}; tests use a stand-in)",
         "ca-bundle": "CA bundle (PEM) trusted for ARM and Microsoft Entra ID (tests)",
     }
-    for flag in _FLAGS:
-        group.add_argument(f"--{flag}", default=_env(flag), help=helps[flag])
-    group.add_argument(
-        "--tag",
-        action="append",
-        default=[t for t in (_env("tags") or "").split(",") if t],
+    add_env_flags(group, "ACI", helps)
+    add_env_list_flag(
+        group,
+        "ACI",
+        "tag",
+        env="tags",
         help="key=value tag on every container group (repeatable; env VK_ACI_TAGS, comma-separated)",
     )
-
-
-def _split(text: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
 def from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> AciConfig:
@@ -143,7 +122,7 @@ def from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -
             f"--subnet-id: {subnet!r} is not a subnet resource ID "
             "(/subscriptions/.../resourceGroups/.../providers/Microsoft.Network/virtualNetworks/.../subnets/...)"
         )
-    nameservers = _split(args.dns_nameservers)
+    nameservers = split_list(args.dns_nameservers)
     problems += [f"--dns-nameservers: {s!r} is not an IPv4 address" for s in nameservers if not _IPV4.match(s)]
     if nameservers and not subnet:
         problems.append("--dns-nameservers: ACI accepts DNS settings only for groups in a VNet; set --subnet-id")
@@ -158,7 +137,7 @@ def from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -
         problems.append(f"--gpu-sku: {gpu!r} is not one of {', '.join(GPU_SKUS)}")
     tags = _tags(args.tag or [], problems)
     capacity = parse_capacity(args.capacity or "", DEFAULT_CAPACITY, problems)
-    poll = _poll_interval(args.poll_interval, problems)
+    poll = parse_seconds(args.poll_interval, "poll-interval", 5.0, problems)
     endpoint = (args.endpoint_url or DEFAULT_ENDPOINT).rstrip("/")
     if not endpoint.startswith("https://"):
         problems.append(f"--endpoint-url: {endpoint!r} is not an https:// URL (ARM bearer tokens need TLS)")
@@ -182,19 +161,6 @@ def from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -
         endpoint_url=endpoint,
         ca_bundle=ca_bundle,
     )
-
-
-def _poll_interval(text: str | None, problems: list[str]) -> float:
-    if text is None or text == "":
-        return 5.0
-    try:
-        value = float(text)
-    except ValueError:
-        problems.append(f"--poll-interval: {text!r} is not a number of seconds")
-        return 5.0
-    if not 0.05 <= value <= 300:
-        problems.append(f"--poll-interval: {value:g} is outside 0.05 to 300 seconds")
-    return value
 
 
 def _tags(items: list[str], problems: list[str]) -> dict[str, str]:

@@ -36,7 +36,6 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoun
 
 from virtualkubelet.provider.v1 import (
     capabilities_pb2,
-    handshake_pb2,
     logs_pb2,
     node_pb2,
     pod_pb2,
@@ -112,8 +111,6 @@ class AciProvider(Provider):
         self._credential: Any = None
         self._groups: dict[str, PodGroup] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self._adopted = False
-        self._adopt_lock = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
         #: The error of the last listing, until one succeeds (Ping reports it).
         self.problem: errors.ProviderError | None = None
@@ -151,15 +148,9 @@ class AciProvider(Provider):
         self._credential = arm.credential(self.config)
         self._client = arm.client(self.config, self._credential)
 
-    async def handshake(self, request: handshake_pb2.HandshakeRequest) -> None:
-        await super().handshake(request)
-        if self.node_name is None:
-            return
-        async with self._adopt_lock:
-            if not self._adopted:
-                await self._adopt(self.node_name)
-                self._adopted = True
-                self._poller = asyncio.get_running_loop().create_task(self._poll_forever(), name="aci status")
+    async def adopt(self, node_name: str) -> None:
+        await self._adopt(node_name)
+        self._poller = asyncio.get_running_loop().create_task(self._poll_forever(), name="aci status")
 
     async def close(self) -> None:
         for task in [*self._background, *([self._poller] if self._poller else [])]:

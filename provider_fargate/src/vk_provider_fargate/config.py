@@ -37,11 +37,11 @@ All mistakes are reported at once, one sentence each, before anything is contact
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from dataclasses import dataclass, field
 
 from vk_provider_sdk.capacity import parse_capacity
+from vk_provider_sdk.flags import add_env_flags, add_env_list_flag, parse_seconds, split_list
 
 DEFAULT_CAPACITY = {"cpu": "16", "memory": "64Gi", "pods": "100"}
 DEFAULT_FILES_IMAGE = "public.ecr.aws/docker/library/busybox:1.36"
@@ -57,24 +57,6 @@ _LOG_GROUP = re.compile(r"^[\w./#-]{1,512}$")
 _TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$")
 _PLATFORM = re.compile(r"^(LATEST|\d+\.\d+\.\d+)$")
-
-_FLAGS = (
-    "cluster",
-    "region",
-    "subnets",
-    "security-groups",
-    "assign-public-ip",
-    "execution-role-arn",
-    "task-role-arn",
-    "log-group",
-    "log-stream-prefix",
-    "platform-version",
-    "capacity",
-    "files-image",
-    "poll-interval",
-    "max-poll-interval",
-    "endpoint-url",
-)
 
 
 @dataclass(frozen=True)
@@ -97,10 +79,6 @@ class FargateConfig:
     endpoint_url: str | None = None
 
 
-def _env(flag: str) -> str | None:
-    return os.environ.get("VK_FARGATE_" + flag.upper().replace("-", "_"))
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("AWS Fargate (each also VK_FARGATE_<FLAG>, e.g. VK_FARGATE_CLUSTER)")
     helps = {
@@ -120,31 +98,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "max-poll-interval": "longest seconds between status polls when nothing changes (default 15)",
         "endpoint-url": "ECS, CloudWatch Logs and Secrets Manager endpoint override, for tests (moto) and LocalStack",
     }
-    for flag in _FLAGS:
-        group.add_argument(f"--{flag}", default=_env(flag), help=helps[flag])
-    group.add_argument(
-        "--tag",
-        action="append",
-        default=[t for t in (_env("tags") or "").split(",") if t],
+    add_env_flags(group, "FARGATE", helps)
+    add_env_list_flag(
+        group,
+        "FARGATE",
+        "tag",
+        env="tags",
         help="key=value tag on every task and task definition (repeatable; env VK_FARGATE_TAGS, comma-separated)",
     )
-
-
-def _split(text: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
-
-
-def _number(text: str | None, flag: str, default: float, problems: list[str]) -> float:
-    if text is None or text == "":
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        problems.append(f"--{flag}: {text!r} is not a number of seconds")
-        return default
-    if not 0.05 <= value <= 300:
-        problems.append(f"--{flag}: {value:g} is outside 0.05 to 300 seconds")
-    return value
 
 
 def _default_region() -> str:
@@ -166,11 +127,11 @@ def from_args(args: argparse.Namespace) -> FargateConfig:
         problems.append("--region: required (or set AWS_REGION / a profile region)")
     elif not _REGION.match(region):
         problems.append(f"--region: {region!r} is not an AWS region name such as eu-west-1")
-    subnets = _split(args.subnets)
+    subnets = split_list(args.subnets)
     if not subnets:
         problems.append("--subnets: at least one subnet ID is required (subnet-0123abcd)")
     problems += [f"--subnets: {s!r} is not a subnet ID (subnet-0123abcd)" for s in subnets if not _SUBNET.match(s)]
-    groups = _split(args.security_groups)
+    groups = split_list(args.security_groups)
     if not groups:
         problems.append("--security-groups: at least one security group ID is required (sg-0123abcd)")
     problems += [
@@ -205,8 +166,8 @@ def from_args(args: argparse.Namespace) -> FargateConfig:
         problems.append(f"--platform-version: {platform!r} is neither LATEST nor a version such as 1.4.0")
     tags = _tags(args.tag or [], problems)
     capacity = parse_capacity(args.capacity or "", DEFAULT_CAPACITY, problems)
-    poll = _number(args.poll_interval, "poll-interval", 2.0, problems)
-    max_poll = _number(args.max_poll_interval, "max-poll-interval", 15.0, problems)
+    poll = parse_seconds(args.poll_interval, "poll-interval", 2.0, problems)
+    max_poll = parse_seconds(args.max_poll_interval, "max-poll-interval", 15.0, problems)
     if max_poll < poll:
         problems.append(f"--max-poll-interval: {max_poll:g} is shorter than --poll-interval {poll:g}")
     endpoint = args.endpoint_url or None

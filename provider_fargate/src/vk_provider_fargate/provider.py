@@ -36,7 +36,6 @@ from typing import Any, Literal
 
 from virtualkubelet.provider.v1 import (
     capabilities_pb2,
-    handshake_pb2,
     logs_pb2,
     node_pb2,
     pod_pb2,
@@ -122,8 +121,6 @@ class FargateProvider(Provider):
         self._family_locks: dict[str, asyncio.Lock] = {}
         #: Pod UID -> secret ARNs of creates whose RunTask outcome is unknown: deleted if the pod is deleted unknown.
         self._unclaimed_secrets: dict[str, tuple[str, ...]] = {}
-        self._adopted = False
-        self._adopt_lock = asyncio.Lock()
         self.poller = Poller(self, min_interval=config.poll_interval, max_interval=config.max_poll_interval)
 
     # -- identity, node, health -----------------------------------------------------------------------------------
@@ -167,15 +164,9 @@ class FargateProvider(Provider):
                 f"--cluster: ECS cluster {self.config.cluster!r} not found (or not ACTIVE) in {self.config.region}"
             )
 
-    async def handshake(self, request: handshake_pb2.HandshakeRequest) -> None:
-        await super().handshake(request)
-        if self.node_name is None:
-            return
-        async with self._adopt_lock:
-            if not self._adopted:
-                await self._adopt(self.node_name)
-                self._adopted = True
-                self.poller.start()
+    async def adopt(self, node_name: str) -> None:
+        await self._adopt(node_name)
+        self.poller.start()
 
     async def close(self) -> None:
         await self.poller.stop()

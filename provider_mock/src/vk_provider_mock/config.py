@@ -10,6 +10,8 @@
 - ``--pod-cidr`` (default ``10.244.0.0/16``): where fake pod IPs come from (see ``ipam.py``).
 - ``--stop-delay DURATION``: the default of the ``stop-delay`` annotation (how long processes take to exit after
   SIGTERM); unset by default, so processes are killed when the grace period ends.
+- ``--protocol-version MAJOR.MINOR`` (a testing aid; default the SDK's): the protocol version to answer in Handshake,
+  so that controllers can be tested against providers of another minor or major.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from virtualkubelet.provider.v1 import node_pb2
 from vk_provider_mock.behaviour import parse_duration
 from vk_provider_mock.ipam import DEFAULT_POD_CIDR, AddressPool
 from vk_provider_sdk.capacity import parse_capacity as sdk_parse_capacity
+from vk_provider_sdk.provider import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
 DEFAULT_CAPACITY = {"cpu": "100", "memory": "512Gi", "pods": "1000"}
 _EFFECTS = {
@@ -45,6 +48,7 @@ class MockConfig:
     state_file: Path | None = None
     pod_cidr: str = DEFAULT_POD_CIDR
     stop_delay: float | None = None
+    protocol_version: tuple[int, int] = (PROTOCOL_MAJOR, PROTOCOL_MINOR)
 
     def node(self) -> node_pb2.Node:
         return node_pb2.Node(
@@ -114,6 +118,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="how long processes take to exit after SIGTERM unless a pod says otherwise (default: they never do)",
     )
+    group.add_argument(
+        "--protocol-version",
+        default=f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}",
+        help="testing aid: the protocol version MAJOR.MINOR to answer in Handshake (default %(default)s)",
+    )
 
 
 def from_args(args: argparse.Namespace) -> MockConfig:
@@ -131,7 +140,16 @@ def from_args(args: argparse.Namespace) -> MockConfig:
         state_file=args.state_file,
         pod_cidr=args.pod_cidr,
         stop_delay=None if args.stop_delay is None else parse_duration(args.stop_delay),
+        protocol_version=parse_version(args.protocol_version),
     )
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    """``1.7`` -> (1, 7)."""
+    major, sep, minor = text.partition(".")
+    if not sep or not major.isdigit() or not minor.isdigit():
+        raise ValueError(f"--protocol-version: {text!r} is not MAJOR.MINOR, e.g. 1.0")
+    return int(major), int(minor)
 
 
 __all__ = ["DEFAULT_CAPACITY", "MockConfig", "add_arguments", "from_args", "parse_capacity", "parse_taint"]

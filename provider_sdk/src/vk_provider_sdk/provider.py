@@ -68,6 +68,9 @@ class ProviderInfo:
     capabilities: capabilities_pb2.Capabilities
     #: Ask the controller to send ``Pod.kubernetes_pod_json``.
     include_kubernetes_pod_json: bool = False
+    #: The protocol version (major, minor) answered in Handshake and checked against the controller's major: the
+    #: SDK's own. Only a test double sets another, to play a provider of another version.
+    protocol_version: tuple[int, int] = (PROTOCOL_MAJOR, PROTOCOL_MINOR)
 
 
 class Provider(abc.ABC):
@@ -88,6 +91,8 @@ class Provider(abc.ABC):
         self._node_version = 0
         self._node_changed = asyncio.Event()
         self._closed = False
+        self._adopted = False
+        self._adopt_lock = asyncio.Lock()
 
     # -- identity and health ------------------------------------------------------------------------------------
 
@@ -104,7 +109,8 @@ class Provider(abc.ABC):
         """``HEALTHY``, or ``UNHEALTHY`` with a CamelCase reason and a message when the backend is unreachable."""
 
     async def handshake(self, request: handshake_pb2.HandshakeRequest) -> None:
-        """Called for every Handshake after the version check. By default: serve the first node name, refuse others."""
+        """Called for every Handshake after the version check. By default: serve the first node name, refuse others,
+        and :meth:`adopt` that node's pods once."""
         if not request.node_name:
             return
         if self.node_name is not None and request.node_name != self.node_name:
@@ -113,6 +119,15 @@ class Provider(abc.ABC):
                 reason="NodeNameMismatch",
             )
         self.node_name = request.node_name
+        async with self._adopt_lock:  # concurrent Handshakes wait for the one adoption
+            if not self._adopted:
+                await self.adopt(request.node_name)
+                self._adopted = True
+
+    async def adopt(self, node_name: str) -> None:  # noqa: B027 - an optional hook, deliberately empty
+        """Called once, during the first Handshake that names the node (again after a failure): publish the pods the
+        backend already runs for ``node_name`` and start following it. The Handshake answers only after this, so the
+        first WatchPods snapshot holds every pod the backend has."""
 
     # -- lifecycle of the provider itself -------------------------------------------------------------------------
 

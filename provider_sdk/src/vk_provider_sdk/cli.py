@@ -9,7 +9,8 @@ Common flags (each also read from an environment variable, shown in ``--help``):
 
 - ``--listen`` (``VK_PROVIDER_LISTEN``, default ``127.0.0.1:50051``): ``host:port`` (port 0 picks a free one) or
   ``unix:/path``;
-- ``--tls-cert``/``--tls-key`` (``VK_PROVIDER_TLS_CERT``/``_KEY``) and ``--tls-client-ca`` (mTLS);
+- ``--tls-cert``/``--tls-key`` (``VK_PROVIDER_TLS_CERT``/``_KEY``) and ``--tls-client-ca`` (mTLS), re-read when
+  they change: each new connection uses their current contents (rotation without a restart);
 - ``--log-level`` (``VK_PROVIDER_LOG_LEVEL``, default ``info``), logs go to stderr;
 - ``--grace-period`` (``VK_PROVIDER_GRACE_PERIOD``, default 10 s) for the graceful stop on SIGTERM/SIGINT.
 

@@ -5,12 +5,13 @@ What it adds around a :class:`~vk_provider_sdk.provider.Provider`:
 - **The error contract.** A :class:`~vk_provider_sdk.errors.ProviderError` becomes its status code with
   ``ErrorInfo`` (domain defaulting to the provider name) and ``RetryInfo`` details. Any other exception becomes
   INTERNAL with a generic message, and its traceback goes to the log only: exception texts may quote request
-  contents, which can hold secret values.
+  contents, which can hold secret values. The pod's secret values are cut out of both (``redaction.py``).
 - **Protocol rules that need no backend knowledge:** the major-version check of Handshake, ``instance_id``,
   answering a repeated CreatePod from the status hub (``already_existed``, nothing created), WatchPods from the hub,
   GetPodStatus from GetPod, the ``start``-first rule and message order of exec, attach and port-forward.
 - **Transport:** 64 MiB messages both ways (docs/protocol.md), client keepalive pings every 10 s or more allowed
-  without GOAWAY, ``host:port`` or ``unix:/path``, optional TLS or mTLS from PEM files.
+  without GOAWAY, ``host:port`` or ``unix:/path``, optional TLS or mTLS from PEM files, re-read when they change
+  (rotation without a restart: each new connection's handshake uses the files' current contents).
 - **Tracing** (off unless ``OTEL_*`` asks, see ``tracing.py``): each unary call is a server span, child of the
   caller's span when its metadata carries ``traceparent``.
 - **Operations:** ``grpc.health.v1.Health`` (SERVING while the provider's Ping is healthy, NOT_SERVING from the start
@@ -26,10 +27,11 @@ import logging
 import os
 import signal
 import stat
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Never, TypeVar
+from typing import Any, Never, TypeVar, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
@@ -39,6 +41,7 @@ from virtualkubelet.provider.v1 import (
     handshake_pb2,
     logs_pb2,
     node_pb2,
+    pod_pb2,
     pod_requests_pb2,
     provider_pb2,
     provider_pb2_grpc,
@@ -46,7 +49,9 @@ from virtualkubelet.provider.v1 import (
     streaming_pb2,
 )
 from vk_provider_sdk import errors, tracing
-from vk_provider_sdk.provider import PROTOCOL_MAJOR, PROTOCOL_MINOR, Provider
+from vk_provider_sdk.pemfiles import Contents, PemFiles, certificate_fingerprint
+from vk_provider_sdk.provider import Provider
+from vk_provider_sdk.redaction import redact, sensitive_values
 from vk_provider_sdk.sessions import AttachSession, ExecSession, PortForwardConnection, _Inbox, _Outbox
 
 log = logging.getLogger(__name__)
@@ -78,9 +83,32 @@ class TLSFiles:
     client_ca: Path | None = None
 
     def credentials(self) -> grpc.ServerCredentials:
-        pair = (self.key.read_bytes(), self.cert.read_bytes())
-        roots = self.client_ca.read_bytes() if self.client_ca else None
-        return grpc.ssl_server_credentials([pair], root_certificates=roots, require_client_auth=roots is not None)
+        """Credentials that follow the files: each new connection's handshake uses their current contents (a
+        rotated certificate, key or client CA applies to the connections made after it; open ones keep theirs)."""
+        files = PemFiles((self.key, self.cert, self.client_ca))
+
+        def configuration(contents: Contents) -> grpc.ServerCertificateConfiguration:
+            key, cert, roots = contents
+            assert key is not None
+            assert cert is not None
+            return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=roots)
+
+        def fetch() -> grpc.ServerCertificateConfiguration | None:
+            try:
+                contents = files.changed()
+            except OSError as error:
+                log.warning("cannot re-read the TLS files (%s); keeping the certificates in use", error)
+                return None
+            if contents is None:
+                return None
+            log.info("TLS files changed (%s): new connections use them", ", ".join(map(str, files.paths[1:2])))
+            return configuration(contents)
+
+        # gRPC reads None from the fetcher as "no change" (its stubs do not say so).
+        fetcher = cast(Callable[[], grpc.ServerCertificateConfiguration], fetch)
+        return grpc.dynamic_ssl_server_credentials(
+            configuration(files.current), fetcher, require_client_authentication=self.client_ca is not None
+        )
 
 
 class _Servicer(provider_pb2_grpc.ProviderServiceServicer):
@@ -92,21 +120,29 @@ class _Servicer(provider_pb2_grpc.ProviderServiceServicer):
 
     # -- the error contract ---------------------------------------------------------------------------------------
 
-    async def _abort(self, context: Context, method: str, error: Exception) -> Never:
+    async def _abort(self, context: Context, method: str, error: Exception, pod: pod_pb2.Pod | None = None) -> Never:
+        # The pod's secret values are cut out of what is logged and answered (see redaction.py).
+        secrets = sensitive_values(pod) if pod is not None else frozenset()
         if isinstance(error, errors.ProviderError):
             error.domain = error.domain or self._domain
+            error.message = redact(error.message, secrets)
             log.debug("%s: %s %s: %s", method, error.code.name, error.reason, error.message)
             await context.abort_with_status(errors.to_status(error))
-        log.error("%s failed", method, exc_info=error)
+        if secrets:
+            log.error("%s failed\n%s", method, redact("".join(traceback.format_exception(error)), secrets).rstrip())
+        else:
+            log.error("%s failed", method, exc_info=error)
         await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
 
-    async def _call(self, context: Context, method: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _call(
+        self, context: Context, method: str, call: Callable[[], Awaitable[T]], *, pod: pod_pb2.Pod | None = None
+    ) -> T:
         # With tracing on, a server span continues the controller's trace (``traceparent`` in the metadata).
         with tracing.server_span(f"ProviderService/{method}", context.invocation_metadata()):
             try:
                 return await call()
             except Exception as error:  # the error contract: every failure gets a status
-                await self._abort(context, method, error)
+                await self._abort(context, method, error, pod)
 
     async def _stream(self, context: Context, method: str, items: Callable[[], AsyncIterator[T]]) -> AsyncIterator[T]:
         try:
@@ -122,23 +158,25 @@ class _Servicer(provider_pb2_grpc.ProviderServiceServicer):
     ) -> handshake_pb2.HandshakeResponse:
         async def handshake() -> handshake_pb2.HandshakeResponse:
             theirs = request.protocol_version
-            if theirs.major != PROTOCOL_MAJOR:
+            info = self._provider.info()
+            major, minor = info.protocol_version
+            if theirs.major != major:
                 raise errors.NotReady(
                     f"protocol version mismatch: the controller speaks {theirs.major}.{theirs.minor}, this provider "
-                    f"speaks {PROTOCOL_MAJOR}.{PROTOCOL_MINOR}; the major versions must be equal",
+                    f"speaks {major}.{minor}; the major versions must be equal",
                     reason="ProtocolVersionMismatch",
                 )
             await self._provider.handshake(request)
-            info = self._provider.info()
             log.info(
-                "handshake from controller %s (protocol %d.%d) for node %r",
+                "handshake from controller %s (protocol %d.%d) for node %r%s",
                 request.controller_version or "(unknown version)",
                 theirs.major,
                 theirs.minor,
                 request.node_name,
+                _client_certificate(context),
             )
             return handshake_pb2.HandshakeResponse(
-                protocol_version=handshake_pb2.ProtocolVersion(major=PROTOCOL_MAJOR, minor=PROTOCOL_MINOR),
+                protocol_version=handshake_pb2.ProtocolVersion(major=major, minor=minor),
                 provider_name=info.name,
                 provider_version=info.version,
                 instance_id=self._provider.instance_id,
@@ -180,7 +218,7 @@ class _Servicer(provider_pb2_grpc.ProviderServiceServicer):
             log.info("CreatePod %s/%s (%s)", meta.namespace, meta.name, meta.uid)
             return await self._provider.create_pod(request.pod)
 
-        return await self._call(context, "CreatePod", create)
+        return await self._call(context, "CreatePod", create, pod=request.pod)
 
     async def UpdatePod(  # noqa: N802 - gRPC method names
         self, request: pod_requests_pb2.UpdatePodRequest, context: Context
@@ -192,7 +230,7 @@ class _Servicer(provider_pb2_grpc.ProviderServiceServicer):
             log.info("UpdatePod %s/%s (%s) to revision %r", meta.namespace, meta.name, meta.uid, request.pod.revision)
             return pod_requests_pb2.UpdatePodResponse(status=await self._provider.update_pod(request.pod))
 
-        return await self._call(context, "UpdatePod", update)
+        return await self._call(context, "UpdatePod", update, pod=request.pod)
 
     async def DeletePod(  # noqa: N802 - gRPC method names
         self, request: pod_requests_pb2.DeletePodRequest, context: Context
@@ -365,6 +403,21 @@ async def _run_session(
     finally:
         reader.cancel()
         runner.cancel()
+
+
+def _client_certificate(context: Context) -> str:
+    """`` with client certificate SUBJECT (sha256 FINGERPRINT)`` under mTLS, else empty: which certificate a
+    controller connected with, for whoever rotates them."""
+    auth = context.auth_context()
+    pems = list(auth.get("x509_pem_cert") or [])
+    if not pems:
+        return ""
+    subject = b",".join(auth.get("x509_subject") or []).decode(errors="replace")
+    try:
+        fingerprint = certificate_fingerprint(pems[0])
+    except ValueError:
+        fingerprint = "unknown"
+    return f" with client certificate {subject} (sha256 {fingerprint})"
 
 
 def _ignore_result(task: asyncio.Task[None]) -> None:

@@ -194,11 +194,16 @@ def running_stack(
     env: dict[str, str] | None = None,
     provider_host: str = "127.0.0.1",
     controller_prefix: tuple[str, ...] = (),
+    provider_args: tuple[str, ...] = (),
+    controller_args: tuple[str, ...] = (),
 ) -> Iterator[Stack]:
     """The stack; ``env`` is added to both processes' environment (e.g. ``OTEL_*``); ``controller_prefix`` runs
-    the controller under another command (e.g. ``ip netns exec``), with the provider on ``provider_host``."""
+    the controller under another command (e.g. ``ip netns exec``), with the provider on ``provider_host``;
+    ``provider_args`` and ``controller_args`` are added to their command lines (later flags win)."""
     intervals = ControllerIntervals()
-    provider = start_mock_provider(workdir, state_file=workdir / "mock-backend.json", env=env, host=provider_host)
+    provider = start_mock_provider(
+        workdir, state_file=workdir / "mock-backend.json", env=env, host=provider_host, extra_args=provider_args
+    )
     controller = start_controller(
         plane,
         workdir,
@@ -208,6 +213,7 @@ def running_stack(
         node_address=node_address,
         env=env,
         command_prefix=controller_prefix,
+        extra_args=controller_args,
     )
     running = Stack(
         plane=plane,
@@ -219,12 +225,7 @@ def running_stack(
         intervals=intervals,
     )
     try:
-        wait_for(
-            f"node {node_name} to be Ready",
-            lambda: running.node_condition().get("status") == "True" if _exists(running) else None,
-            timeout=30,
-            describe=lambda: running.controller.process.log_tail(),
-        )
+        wait_node_ready(running)
         yield running
     finally:
         running.controller.process.stop()
@@ -235,6 +236,16 @@ def running_stack(
 def stack(control_plane: ControlPlane, tmp_path: Path, namespace: str, node_name: str) -> Iterator[Stack]:
     with running_stack(control_plane, tmp_path, namespace, node_name) as running:
         yield running
+
+
+def wait_node_ready(stack: Stack, timeout: float = 30) -> None:
+    """Wait until the stack's Node exists and is Ready; fail with the controller's log otherwise."""
+    wait_for(
+        f"node {stack.node} to be Ready",
+        lambda: stack.node_condition().get("status") == "True" if _exists(stack) else None,
+        timeout=timeout,
+        describe=lambda: stack.controller.process.log_tail(),
+    )
 
 
 def _exists(stack: Stack) -> bool:

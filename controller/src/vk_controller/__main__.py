@@ -14,13 +14,14 @@ from vk_provider_sdk import tracing
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    config = settings.parse(argv)
+    nodes = settings.parse_nodes(argv)
+    config = nodes[0]  # logging, tracing and shutdown are the process's: the same in every node's settings
     logs.configure(config.log_level, config.log_format)
     from vk_controller.app import serve  # after logging is set up: importing grpc logs
 
     tracing.configure("vk-controller")  # only if the OTEL_* environment asks for it
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(nodes))
     except ConfigError as error:
         logging.getLogger("vk_controller").error("%s", error)
         return 2
@@ -32,7 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if lapsed is None:
             raise
         # Stop acting for the node at once; the supervisor restarts this replica as a standby.
-        logging.getLogger("vk_controller").error("leadership lost: %s", lapsed.exceptions[0])
+        first: BaseException = lapsed
+        while isinstance(first, BaseExceptionGroup):  # groups nest: the process's, then the node's
+            first = first.exceptions[0]
+        logging.getLogger("vk_controller").error("leadership lost: %s", first)
         return 3
     except KeyboardInterrupt:
         return 130

@@ -1,11 +1,14 @@
-"""The controller's composition root: connects to both sides, registers the node and runs every loop.
+"""The controller process: one virtual node, or several (``--nodes-config``), each a :class:`NodeRuntime` of its own,
+plus what the process shares: ``/metrics`` (``--metrics-port``), the plain health endpoint (``--healthz-port``),
+logging and tracing, signals and shutdown.
 
-Start-up order: handshake with the provider (retried until it answers, so the Node is registered with the
-provider's real capacity, never an invented one), register or adopt the Node, then run concurrently: the Lease,
-node status, provider health checks, the provider's status stream, the pod watch, the two pod queues, the kubelet
-API (``--kubelet-port``), the plain health endpoint (``--healthz-port``) and ``/metrics`` (``--metrics-port``).
+Nodes share nothing else: each has its own identity and API server client, provider client, Lease, informers,
+queues and kubelet API port, so a provider that is down only makes its own node NotReady. With several nodes, a node
+whose runtime fails (an error its loops do not retry, a lost leadership) is restarted on its own with backoff, and
+``/healthz`` reports it failing meanwhile; with one node the failure ends the process, as it always did, so that the
+exit code reaches the supervisor.
 
-Shutdown (SIGTERM, SIGINT) cancels everything within ``shutdown_timeout`` and leaves the provider's pods running:
+Shutdown (SIGTERM, SIGINT) cancels everything within ``shutdown_timeout`` and leaves the providers' pods running:
 the next start adopts them.
 """
 
@@ -13,329 +16,107 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import signal
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Sequence
 
-from vk_controller import __version__
-from vk_controller.kube import KubeClient, load_config
-from vk_controller.kube.events import EventRecorder
-from vk_controller.kube.informer import Informer
-from vk_controller.kube.objects import KubeObjects
-from vk_controller.kube.references import ReferencedObjects
-from vk_controller.kubeletapi.context import KubeletContext
+from vk_controller.kube.bootstrap import bootstrap_nodes
 from vk_controller.kubeletapi.health import serve_health
-from vk_controller.kubeletapi.server import ServerSettings, serve_kubelet_api
-from vk_controller.metrics import Metrics, serve_metrics
-from vk_controller.node.lease import LeaseKeeper
-from vk_controller.node.registration import NodeSpec, default_address, register
-from vk_controller.node.status import NodeStatus
-from vk_controller.pods.controller import PodController, is_retryable
-from vk_controller.pods.provider_state import ProviderState
-from vk_controller.pods.resolved import ClusterDNS
-from vk_controller.pods.resolver import Resolver, ResolverSettings
-from vk_controller.provider.capabilities import Capabilities, capabilities
-from vk_controller.provider.client import PodGone, ProviderClient, Synced, TLSSettings
-from vk_controller.provider.nodetemplate import node_template
-from vk_controller.provider.pods import ProviderPods
-from vk_controller.provider.records import ProviderPod
+from vk_controller.metrics import Metrics, NodesExposition, serve_metrics
+from vk_controller.runtime import NodeRuntime
 from vk_controller.settings import Settings
-from vk_controller.workqueue import run_workers
-from vk_provider_sdk.errors import ProviderError
 
 log = logging.getLogger(__name__)
 
-#: Node features declared in ``status.declaredFeatures``: the API server then proxies WebSocket exec/attach (v5)
-#: and port-forward tunnels to the kubelet API as they are, instead of translating them to SPDY.
-DECLARED_FEATURES = ("ExtendWebSocketsToKubelet",)
+#: Backoff between restarts of a failed node (several nodes only), doubling up to the maximum.
+RESTART_DELAY = 1.0
+MAX_RESTART_DELAY = 30.0
 
 
-class Controller:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.metrics = Metrics()
-        self.kube = KubeClient(
-            load_config(settings.kubeconfig, settings.kube_context), user_agent=f"vk-controller/{__version__}"
-        )
-        self.provider = ProviderClient(
-            settings.provider_address,
-            tls=TLSSettings(
-                ca=settings.provider_tls_ca,
-                cert=settings.provider_tls_cert,
-                key=settings.provider_tls_key,
-                server_name=settings.provider_tls_server_name,
-            ),
-            call_timeout=settings.provider_call_timeout,
-            ping_timeout=settings.provider_ping_timeout,
-            metrics=self.metrics,
-        )
-        self.events = EventRecorder(self.kube, host=settings.node_name)
-        self.provider_state = ProviderState()
-        self.capabilities = Capabilities()
-        self.provider_name = ""
-        self.node_status: NodeStatus | None = None
-        self.pods: PodController | None = None
-        self._node: dict[str, Any] = {}
-        # Service links need every service of a pod's namespace: watch them, as the kubelet does.
-        self.services = Informer(self.kube, "/api/v1/services", on_change=lambda _key: None)
+class Nodes:
+    """The nodes of one process and their supervision."""
 
-    async def _handshake(self) -> Any:
-        delay = 0.2
-        while True:
-            try:
-                return await self.provider.handshake(node_name=self.settings.node_name, controller_version=__version__)
-            except ProviderError as error:
-                if not error.retryable:
-                    raise
-                log.warning(
-                    "provider at %s not reachable yet (%s); retrying in %.1fs", self.provider.address, error, delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+    def __init__(self, nodes: Sequence[Settings]) -> None:
+        self.settings = list(nodes)
+        # Made up front, so that a node whose kubeconfig cannot be used stops the start (ConfigError).
+        self.runtimes = {node.node_name: NodeRuntime(node) for node in self.settings}
+        self.failures: dict[str, str] = {}
 
-    def _node_spec(self, handshake: Any) -> NodeSpec:
-        template = node_template(
-            handshake.node, provider_name=handshake.provider_name, provider_version=handshake.provider_version
-        )
-        return NodeSpec(
-            name=self.settings.node_name,
-            template=template,
-            extra_labels=self.settings.node_labels,
-            taint_key=self.settings.taint_key,
-            disable_taint=self.settings.disable_taint,
-            address=self.settings.node_address or default_address(),
-            kubelet_port=self.settings.kubelet_port,
-            declared_features=DECLARED_FEATURES,
-        )
+    def metrics(self) -> dict[str, Metrics]:
+        return {name: runtime.metrics for name, runtime in self.runtimes.items()}
 
-    def _kubelet_context(self) -> KubeletContext:
-        def pod(namespace: str, name: str) -> dict[str, Any] | None:
-            return self.pods.pods.get(f"{namespace}/{name}") if self.pods is not None else None
-
-        return KubeletContext(
-            node_name=self.settings.node_name,
-            pod=pod,
-            pods=lambda: list(self.pods.pods.values()) if self.pods is not None else [],
-            provider=self.provider,
-            capabilities=lambda: self.capabilities,
-            provider_name=self.provider_name,
-            running_pods=lambda: [r for p in self.provider_state.pods() if (r := p.running()) is not None],
-        )
-
-    def _kubelet_server(self, spec: NodeSpec) -> ServerSettings:
-        settings = self.settings
-        return ServerSettings(
-            address=settings.kubelet_address,
-            port=settings.kubelet_port,
-            tls_cert_file=settings.tls_cert_file,
-            tls_key_file=settings.tls_private_key_file,
-            client_ca_file=settings.client_ca_file,
-            anonymous_auth=settings.anonymous_auth,
-            node_addresses=(spec.address,),
-        )
+    def health(self) -> dict[str, str | None]:
+        return {f"node/{name}": self.failures.get(name) for name in self.runtimes}
 
     async def run(self) -> None:
-        handshake = await self._handshake()
-        log.info(
-            "provider %s %s (protocol %d.%d) at %s",
-            handshake.provider_name,
-            handshake.provider_version,
-            handshake.protocol_version.major,
-            handshake.protocol_version.minor,
-            self.provider.address,
-        )
-        spec = self._node_spec(handshake)
-        caps = self.capabilities = capabilities(handshake.capabilities)
-        self.provider_name = handshake.provider_name
-        lease = LeaseKeeper(
-            self.kube,
-            node_name=self.settings.node_name,
-            node_uid=lambda: str(self._node["metadata"]["uid"]) if self._node else None,
-            duration_seconds=self.settings.lease_duration,
-            renew_interval=self.settings.lease_renew_interval,
-            holder_identity=self.settings.leader_elect_identity if self.settings.leader_elect else None,
-            leader_election=self.settings.leader_elect,
-            retry_period=self.settings.leader_elect_retry_period,
-            metrics=self.metrics,
-        )
-        if self.settings.leader_elect:
-            # One active replica per node: the node's own Lease is the lock (a node may touch no other Lease).
-            await lease.acquire()
+        process = self.settings[0]  # the process-wide fields are the same in every node's settings
         async with asyncio.TaskGroup() as group:
-            group.create_task(self.events.run(), name="events")
-            self._node = await register(self.kube, spec, self.events)
-            self.node_status = NodeStatus(
-                self.kube, self.events, spec=spec, update_frequency=self.settings.node_status_update_frequency
-            )
-            self.node_status.set_node_uid(self._node["metadata"]["uid"])
-            self.node_status.set_health(True, "KubeletReady", f"provider {handshake.provider_name} is healthy")
-            references = ReferencedObjects(self.kube, on_change=lambda keys: self._references_changed(keys))
-            objects = KubeObjects(self.kube, services=self.services, references=references)
-            self.pods = PodController(
-                kube=self.kube,
-                events=self.events,
-                backend=ProviderPods(self.provider, include_pod_json=handshake.include_kubernetes_pod_json),
-                provider=self.provider_state,
-                node_name=self.settings.node_name,
-                node_address=lambda: spec.address,
-                provider_name=handshake.provider_name,
-                resolve=Resolver(
-                    objects,
-                    ResolverSettings(
-                        cluster_dns=(
-                            ClusterDNS(self.settings.cluster_dns, self.settings.cluster_domain)
-                            if self.settings.cluster_dns
-                            else None
-                        ),
-                        node_allocatable=spec.template.allocatable,
-                        api_server_host=self.settings.kubernetes_service_host,
-                        api_server_port=self.settings.kubernetes_service_port,
-                    ),
-                ).resolve,
-                can_update=caps.any_update or caps.volume_updates,
-                references=references,
-                refresh_in=objects.token_refresh_in,
-                metrics=self.metrics,
-            )
-            self.metrics.watch_pods(self.pods.pods.values)
-            group.create_task(lease.run(), name="lease")
-            group.create_task(self.node_status.run(), name="node-status")
-            group.create_task(self._ping_loop(), name="provider-ping")
-            group.create_task(self._watch_node(handshake.provider_name, handshake.provider_version), name="node-watch")
-            group.create_task(self._watch_provider(), name="provider-watch")
-            group.create_task(self._watch_pods(), name="pod-informer")
-            group.create_task(self.services.run(), name="service-informer")
-            group.create_task(
-                serve_kubelet_api(self._kubelet_context(), self.kube, self._kubelet_server(spec), self.metrics),
-                name="kubelet-api",
-            )
-            if self.settings.metrics_port:
+            for node in self.settings:
+                group.create_task(self._supervise(node), name=f"node {node.node_name}")
+            if process.metrics_port:
+                exposition = NodesExposition(self.metrics, labelled=len(self.settings) > 1)
                 group.create_task(
-                    serve_metrics(self.metrics, self.settings.metrics_bind_address, self.settings.metrics_port),
-                    name="metrics",
+                    serve_metrics(exposition, process.metrics_bind_address, process.metrics_port), name="metrics"
                 )
-            if self.settings.healthz_port:
+            if process.healthz_port:
                 group.create_task(
-                    serve_health(self.settings.healthz_bind_address, self.settings.healthz_port), name="healthz"
+                    serve_health(process.healthz_bind_address, process.healthz_port, self.health), name="healthz"
                 )
-            workers = self.settings.pod_sync_workers
-            for queue, handler in (
-                (self.pods.sync_queue, self.pods.sync),
-                (self.pods.status_queue, self.pods.sync_status),
-            ):
-                group.create_task(
-                    run_workers(queue, handler, workers=workers, is_retryable=is_retryable, metrics=self.metrics)
-                )
-            log.info("node %s running", self.settings.node_name)
 
-    def _references_changed(self, keys: Iterable[str]) -> None:
-        if self.pods is not None:
-            self.pods.references_changed(keys)
-
-    async def _watch_pods(self) -> None:
-        assert self.pods is not None
-        informer = self.pods.pods
-        watching = asyncio.create_task(informer.run())
-        await informer.synced.wait()
-        self.pods.kubernetes_synced()
-        await watching
-
-    async def _watch_node(self, provider_name: str, provider_version: str) -> None:
-        """Follow the provider's Node template (capacity, conditions, labels...) and keep the Node's status current.
-
-        Taints are fixed at registration (NodeRestriction forbids a node to change its own); labels and the rest of
-        the status follow the template.
-        """
-        assert self.node_status is not None
-        status = self.node_status
-        delay = 0.2
+    async def _supervise(self, settings: Settings) -> None:
+        name = settings.node_name
+        if len(self.settings) == 1:
+            await self.runtimes[name].run()
+            return
+        loop = asyncio.get_running_loop()
+        delay = RESTART_DELAY
+        runtime = self.runtimes[name]
         while True:
+            started = loop.time()
             try:
-                async for node in self.provider.watch_node():
-                    template = node_template(node, provider_name=provider_name, provider_version=provider_version)
-                    status.set_spec(dataclasses.replace(status.spec, template=template))
-                    delay = 0.2
-            except ProviderError as error:
-                log.debug("provider node watch ended (%s); reopening in %.1fs", error, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
-    async def _ping_loop(self) -> None:
-        assert self.node_status is not None
-        while True:
-            health = await self.provider.ping()
-            if health.healthy:
-                self.node_status.set_health(True, "KubeletReady", "provider is healthy")
-            else:
-                self.node_status.set_health(False, health.reason, health.message or "provider is not healthy")
-            await asyncio.sleep(self.settings.provider_ping_interval)
-
-    async def _watch_provider(self) -> None:
-        """Consume the provider's status stream forever, resyncing from its snapshot after every reconnect."""
-        assert self.pods is not None
-        pods = self.pods
-        delay = 0.2
-        first = True
-        counted = self.metrics.status_events
-        pod_events, gone_events, synced_events = (counted.labels(kind) for kind in ("pod", "deleted", "synced"))
-        while True:
-            if not first:
-                self.metrics.status_reconnects.inc()
+                await runtime.run()
+                raise RuntimeError("the node's runtime returned")
+            except Exception as error:  # any failure of one node is that node's only
+                self.failures[name] = _describe(error)
+            with contextlib.suppress(Exception):
+                await runtime.close()
+            if loop.time() - started > MAX_RESTART_DELAY:
+                delay = RESTART_DELAY  # it ran for a while: not a crash loop
+            while True:
+                log.error("node %s failed (%s); restarting it in %.0fs", name, self.failures[name], delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RESTART_DELAY)
                 try:
-                    handshake = await self.provider.handshake(
-                        node_name=self.settings.node_name, controller_version=__version__
-                    )
-                    self.capabilities = capabilities(handshake.capabilities)
-                except ProviderError as error:
-                    log.info("provider not back yet (%s); retrying in %.1fs", error, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-                    continue
-            first = False
-            self.provider_state.begin_snapshot()
-            try:
-                async for event in self.provider.watch_pods():
-                    if isinstance(event, Synced):
-                        synced_events.inc()
-                        vanished = self.provider_state.end_snapshot()
-                        for pod in vanished:
-                            pods.provider_gone(pod.key)
-                        pods.provider_synced()
-                        delay = 0.2
-                        log.info("provider status stream synced: %d pods", len(self.provider_state))
-                    elif isinstance(event, PodGone):
-                        gone_events.inc()
-                        self.provider_state.remove(event)
-                        pods.provider_gone(f"{event.ref.namespace}/{event.ref.name}")
-                    else:
-                        pod_events.inc()
-                        record = ProviderPod.from_record(event)
-                        self.provider_state.put(record)
-                        pods.provider_changed(record)
-                log.warning("provider status stream ended; reconnecting")
-            except ProviderError as error:
-                log.warning("provider status stream failed (%s); reconnecting in %.1fs", error, delay)
-            self.provider_state.synced = False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+                    runtime = NodeRuntime(settings)
+                    break
+                except Exception as error:  # e.g. its kubeconfig went away: try again later
+                    self.failures[name] = _describe(error)
+            self.runtimes[name] = runtime
+            del self.failures[name]
+            log.info("node %s restarted", name)
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.events.flush(), timeout=2)
-        await self.provider.close()
-        await self.kube.close()
+        await asyncio.gather(*(runtime.close() for runtime in self.runtimes.values()), return_exceptions=True)
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, then stop within ``settings.shutdown_timeout``."""
-    controller = Controller(settings)
+def _describe(error: BaseException) -> str:
+    """The leaf errors of ``error`` (task groups nest them), one line."""
+    if isinstance(error, BaseExceptionGroup):
+        return "; ".join(_describe(inner) for inner in error.exceptions)
+    return f"{type(error).__name__}: {error}"
+
+
+async def serve(nodes: Settings | Sequence[Settings]) -> None:
+    """Run until SIGTERM or SIGINT, then stop within ``shutdown_timeout``."""
+    settings = [nodes] if isinstance(nodes, Settings) else list(nodes)
+    await bootstrap_nodes(settings)  # nodes with --bootstrap-kubeconfig get their certificate first (CSR)
+    running_nodes = Nodes(settings)
+    timeout = settings[0].shutdown_timeout
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    running = asyncio.create_task(controller.run(), name="controller")
+    running = asyncio.create_task(running_nodes.run(), name="controller")
     stopping = asyncio.create_task(stop.wait())
     try:
         done, _ = await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -346,5 +127,5 @@ async def serve(settings: Settings) -> None:
         running.cancel()
         stopping.cancel()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
-            await asyncio.wait_for(asyncio.gather(running, return_exceptions=True), timeout=settings.shutdown_timeout)
-        await asyncio.wait_for(controller.close(), timeout=settings.shutdown_timeout)
+            await asyncio.wait_for(asyncio.gather(running, return_exceptions=True), timeout=timeout)
+        await asyncio.wait_for(running_nodes.close(), timeout=timeout)

@@ -1,7 +1,10 @@
 """The controller's Prometheus metrics, all defined here, and the plain HTTP server that exposes them.
 
 Each :class:`Metrics` has its own ``CollectorRegistry`` (never the process-global one), so two nodes in one process,
-or two tests, never see each other's series. Components take a ``Metrics`` and record into it; the hot paths only
+or two tests, never see each other's series. A process serving several nodes exposes them together
+(:class:`NodesExposition`), each series labelled with its ``node``: per-node registries keep the components and
+their hot paths unaware of how many nodes share the process, and a node restarted on its own simply gets a fresh
+registry. Components take a ``Metrics`` and record into it; the hot paths only
 observe into label children resolved once (a dict lookup and a lock-free add), and values that already exist
 elsewhere (queue depths, pods by phase) are read at scrape time by a custom collector instead of being kept up to
 date on every change.
@@ -162,7 +165,48 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def metrics_app(metrics: Metrics) -> web.Application:
+class Exposition(Protocol):
+    """What ``/metrics`` serves: a :class:`Metrics`, or the several nodes' of one process."""
+
+    def exposition(self) -> bytes: ...
+
+
+class _Families(Collector):
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families
+
+
+class NodesExposition:
+    """The series of several nodes' registries in one exposition, each sample labelled ``node=<name>``.
+
+    ``nodes`` is read at every scrape (a restarted node brings a new registry). With ``labelled`` false and one
+    node the exposition is that node's own, unchanged: a single-node process looks as it always did.
+    """
+
+    def __init__(self, nodes: Callable[[], Mapping[str, Metrics]], *, labelled: bool) -> None:
+        self._nodes = nodes
+        self._labelled = labelled
+
+    def exposition(self) -> bytes:
+        nodes = self._nodes()
+        if not self._labelled and len(nodes) == 1:
+            return next(iter(nodes.values())).exposition()
+        families: dict[str, Metric] = {}
+        for node, metrics in sorted(nodes.items()):
+            for family in metrics.registry.collect():
+                merged = families.get(family.name)
+                if merged is None:
+                    merged = families[family.name] = Metric(family.name, family.documentation, family.type, family.unit)
+                merged.samples.extend(
+                    sample._replace(labels={"node": node, **sample.labels}) for sample in family.samples
+                )
+        return generate_latest(_Families(families.values()))
+
+
+def metrics_app(metrics: Exposition) -> web.Application:
     async def scrape(request: web.Request) -> web.Response:
         return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -171,7 +215,7 @@ def metrics_app(metrics: Metrics) -> web.Application:
     return app
 
 
-async def serve_metrics(metrics: Metrics, host: str, port: int) -> None:
+async def serve_metrics(metrics: Exposition, host: str, port: int) -> None:
     """Serve ``/metrics`` until cancelled; fails at once if the port cannot be bound."""
     runner = web.AppRunner(metrics_app(metrics), access_log=None, shutdown_timeout=1.0)
     await runner.setup()

@@ -8,10 +8,14 @@ the kubelet's.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from vk_controller import nodes_config
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,9 @@ class Settings:
     cluster_domain: str = "cluster.local"
     kubernetes_service_host: str | None = None
     kubernetes_service_port: int | None = None
+    bootstrap_kubeconfig: str | None = None
+    cert_dir: str = "/var/lib/vk/pki"
+    rotate_certificates: bool = True
 
     @property
     def provider_tls(self) -> bool:
@@ -103,6 +110,21 @@ def parser() -> argparse.ArgumentParser:
     add("provider-address", help="the provider's gRPC target: host:port or unix:/path/to/socket (required)")
     add("kubeconfig", default=os.environ.get("KUBECONFIG"), help="kubeconfig file (default: in-cluster config)")
     add("kube-context", help="kubeconfig context to use (default: its current-context)")
+    add(
+        "bootstrap-kubeconfig",
+        help="kubeconfig allowed to request a node client certificate (CSR): used, as by the kubelet, when the "
+        "--kubeconfig file is missing or its certificate expired; --kubeconfig is then written, naming the "
+        "certificate in --cert-dir",
+    )
+    add("cert-dir", default="/var/lib/vk/pki", help="where the node's client certificates and keys are kept")
+    add(
+        "rotate-certificates",
+        default=True,
+        type=_bool,
+        nargs="?",
+        const=True,
+        help="with --bootstrap-kubeconfig: renew the node's client certificate before it expires (default true)",
+    )
     add("provider-tls-ca", help="CA bundle that verifies the provider's certificate (turns TLS on)")
     add("provider-tls-cert", help="client certificate for mutual TLS with the provider")
     add("provider-tls-key", help="key of --provider-tls-cert")
@@ -110,7 +132,9 @@ def parser() -> argparse.ArgumentParser:
     add("pod-sync-workers", default=10, type=int, help="pods reconciled concurrently")
     p.add_argument(
         "--disable-taint",
-        action="store_true",
+        type=_bool,
+        nargs="?",
+        const=True,
         default=_env("disable-taint", "") in {"1", "true", "yes"},
         help="do not taint the node (by default only pods tolerating the virtual-kubelet taint land on it)",
     )
@@ -169,7 +193,9 @@ def parser() -> argparse.ArgumentParser:
     add("kubernetes-service-port", type=int, help="API server port pods get as KUBERNETES_SERVICE_PORT")
     p.add_argument(
         "--leader-elect",
-        action="store_true",
+        type=_bool,
+        nargs="?",
+        const=True,
         default=_env("leader-elect", "") in {"1", "true", "yes"},
         help="several replicas for one node: only the one holding the node's Lease acts; the others stand by",
     )
@@ -180,12 +206,52 @@ def parser() -> argparse.ArgumentParser:
     )
     add("leader-elect-retry-period", default=2.0, type=float, help="seconds between a standby's looks at the Lease")
     add("shutdown-timeout", default=10.0, type=float, help="seconds SIGTERM may take before the process exits")
+    add(
+        "nodes-config",
+        help="YAML or JSON file listing several nodes for this process, each entry its per-node flags (nodename, "
+        "provider-address, kubeconfig, kubelet-port, ...); the command line's flags are every entry's defaults",
+    )
     return p
 
 
 def parse(argv: Sequence[str] | None = None) -> Settings:
+    """The settings of a single node (``--nodes-config`` ignored)."""
+    p = parser()
+    return _settings(p, p.parse_args(argv))
+
+
+def parse_nodes(argv: Sequence[str] | None = None) -> list[Settings]:
+    """The settings of every node the process serves: the command line's node, or each ``--nodes-config`` entry
+    over the command line's flags. The process-wide fields (logging, health, metrics, shutdown) are the same in
+    every one."""
     p = parser()
     args = p.parse_args(argv)
+    if not args.nodes_config:
+        return [_settings(p, args)]
+    flags = [option[2:] for action in p._actions for option in action.option_strings if option.startswith("--")]
+    nodes = []
+    try:
+        entries = nodes_config.read(Path(args.nodes_config))
+        for index, entry in enumerate(entries):
+            where = f"{args.nodes_config}: nodes[{index}]"
+            extra = nodes_config.entry_argv(entry, flags=flags, where=where)
+            entry_parser = copy.copy(p)  # its errors name the entry
+            entry_parser.prog = f"{p.prog}: {where}"
+            # Parsing into a copy of the command line's values keeps them as defaults: argparse sets a default
+            # only for what the namespace does not hold yet.
+            nodes.append(_settings(entry_parser, entry_parser.parse_args(extra, namespace=copy.copy(args))))
+    except nodes_config.NodesConfigError as error:
+        p.error(str(error))
+    names = [node.node_name for node in nodes]
+    if len(set(names)) != len(names):
+        p.error(f"{args.nodes_config}: two nodes have the same nodename")
+    ports = [(node.kubelet_address, node.kubelet_port) for node in nodes]
+    if len(set(ports)) != len(ports):
+        p.error(f"{args.nodes_config}: two nodes have the same kubelet-address and kubelet-port")
+    return nodes
+
+
+def _settings(p: argparse.ArgumentParser, args: argparse.Namespace) -> Settings:
     if not args.provider_address:
         p.error("--provider-address (or VK_PROVIDER_ADDRESS) is required")
     if bool(args.provider_tls_cert) != bool(args.provider_tls_key):
@@ -236,4 +302,7 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
         cluster_domain=args.cluster_domain,
         kubernetes_service_host=args.kubernetes_service_host,
         kubernetes_service_port=args.kubernetes_service_port,
+        bootstrap_kubeconfig=args.bootstrap_kubeconfig,
+        cert_dir=args.cert_dir,
+        rotate_certificates=args.rotate_certificates,
     )

@@ -52,13 +52,30 @@ class KubeClient:
         self.config = config
         self._tokens = _TokenSource(config.token, config.token_file)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._user_agent = user_agent
+        self._session = self._new_session(config)
+        self._watches: set[aiohttp.ClientResponse] = set()
+
+    def _new_session(self, config: KubeConfig) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(ssl=config.ssl_context(), limit=64)
-        self._session = aiohttp.ClientSession(
+        return aiohttp.ClientSession(
             base_url=config.server,
             connector=connector,
-            headers={"User-Agent": user_agent, "Accept": JSON},
+            headers={"User-Agent": self._user_agent, "Accept": JSON},
             json_serialize=json.dumps,
         )
+
+    async def use_config(self, config: KubeConfig) -> None:
+        """Send every later request with ``config``'s credentials (a renewed client certificate) and close the
+        connections made with the old ones, as the kubelet does after a rotation: open watches end with a
+        transport error and their owners reopen them with the new credentials. (Closing a session alone would
+        leave its open watches waiting forever; each is closed by hand.)"""
+        old, self._session = self._session, self._new_session(config)
+        self.config = config
+        self._tokens = _TokenSource(config.token, config.token_file)
+        for response in list(self._watches):
+            response.close()
+        await old.close()
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -141,9 +158,13 @@ class KubeClient:
             ) as response:
                 if response.status >= 400:
                     raise _answer_error(response, await response.read(), "GET", path)
-                async for line in response.content:
-                    if line.strip():
-                        yield json.loads(line)
+                self._watches.add(response)
+                try:
+                    async for line in response.content:
+                        if line.strip():
+                            yield json.loads(line)
+                finally:
+                    self._watches.discard(response)
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise TransportError(0, str(error) or type(error).__name__, method="WATCH", path=path) from error
 

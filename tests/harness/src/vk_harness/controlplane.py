@@ -269,8 +269,15 @@ class ControlPlane:
 
     # -- optional components ------------------------------------------------------------------------------------
 
-    def start_controller_manager(self, controllers: str = "*") -> Process:
-        """kube-controller-manager from the same build, able to sign CSRs with the harness CA."""
+    def start_controller_manager(
+        self, controllers: str = "*", *, cluster_signing_duration: str | None = None
+    ) -> Process:
+        """kube-controller-manager from the same build, able to sign CSRs with the harness CA.
+
+        Its ``csrapproving`` controller approves kubelet client CSRs whose requester may create
+        ``certificatesigningrequests/nodeclient`` (or ``selfnodeclient`` for its own node); ``csrsigning`` issues
+        them from the harness CA, valid for ``cluster_signing_duration`` (e.g. ``"3m"``; default one year), which
+        the signer backdates by five minutes."""
         binary = binaries.kubernetes_binary("kube-controller-manager", self.kubernetes_version)
         identity = self.user_identity("system:kube-controller-manager")
         process = Process(
@@ -289,6 +296,7 @@ class ControlPlane:
                 f"--cluster-signing-cert-file={self.ca.cert_path}",
                 f"--cluster-signing-key-file={self.ca.key_path}",
                 "--leader-elect=false",
+                *([f"--cluster-signing-duration={cluster_signing_duration}"] if cluster_signing_duration else []),
             ],
             log_path=self.workdir / "kube-controller-manager.log",
         )

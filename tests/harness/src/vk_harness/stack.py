@@ -6,10 +6,12 @@ Intervals are passed in so tests can shorten them; every wait a test makes deriv
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,3 +175,66 @@ def start_controller(
         healthz_port=healthz_port,
         metrics_port=metrics_port,
     )
+
+
+def start_nodes_controller(
+    plane: ControlPlane,
+    workdir: Path,
+    *,
+    nodes: Mapping[str, str],
+    intervals: ControllerIntervals | None = None,
+    kubelet_ports: Mapping[str, int] | None = None,
+    name: str = "controller-nodes",
+    node_address: str = "127.0.0.1",
+) -> list[ControllerProcess]:
+    """One vk-controller process serving several nodes (``--nodes-config``): ``nodes`` maps each node's name to its
+    provider's address. Each node has its own identity, serving certificate and kubelet API port (from
+    ``kubelet_ports``, else a free one), as :func:`start_controller` gives one node; the nodes share the process,
+    its health and metrics ports. One :class:`ControllerProcess` per node, in the order of ``nodes``."""
+    intervals = intervals or ControllerIntervals()
+    healthz_port, metrics_port = free_port(), free_port()
+    entries, controllers = [], []
+    for node_name, provider_address in nodes.items():
+        identity = plane.node_identity(node_name)
+        serving = plane.kubelet_serving_credentials(node_name, node_address)
+        kubelet_port = (kubelet_ports or {}).get(node_name) or free_port()
+        entries.append(
+            {
+                "nodename": node_name,
+                "provider-address": provider_address,
+                "kubeconfig": str(identity.kubeconfig),
+                "kubelet-port": kubelet_port,
+                "tls-cert-file": str(serving.cert_path),
+                "tls-private-key-file": str(serving.key_path),
+            }
+        )
+        controllers.append((node_name, identity, kubelet_port))
+    config = workdir / f"{name}.json"
+    config.write_text(json.dumps({"nodes": entries}, indent=2))
+    argv = [
+        _console_script("vk-controller"),
+        f"--nodes-config={config}",
+        f"--node-address={node_address}",
+        f"--kubelet-address={node_address}",
+        f"--client-ca-file={plane.ca.cert_path}",
+        f"--healthz-port={healthz_port}",
+        f"--metrics-port={metrics_port}",
+        "--metrics-bind-address=127.0.0.1",
+        "--log-level=debug" if os.environ.get("VK_TEST_DEBUG") else "--log-level=info",
+        *intervals.args(),
+    ]
+    process = Process(name, argv, log_path=workdir / f"{name}.log")
+    process.start()
+    return [
+        ControllerProcess(
+            process=process,
+            node_name=node_name,
+            identity=identity,
+            intervals=intervals,
+            node_address=node_address,
+            kubelet_port=kubelet_port,
+            healthz_port=healthz_port,
+            metrics_port=metrics_port,
+        )
+        for node_name, identity, kubelet_port in controllers
+    ]

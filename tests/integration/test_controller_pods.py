@@ -167,27 +167,6 @@ def test_a_missing_config_map_holds_the_pod_until_it_appears(stack: Stack) -> No
     stack.wait_ready_pod("needs-config")
 
 
-def test_the_controller_restarted_mid_burst_runs_every_pod_exactly_once(stack: Stack) -> None:
-    names = [f"burst-{i}" for i in range(200)]
-    for index, name in enumerate(names):
-        stack.create_pod(name)
-        if index == 60:
-            stack.controller.process.kill()
-            stack.restart_controller()
-
-    def all_ready() -> bool:
-        pods = stack.pods()
-        return len(pods) == len(names) and all(
-            any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", [])) for p in pods
-        )
-
-    wait_for("200 pods to be Ready after the restart", all_ready, timeout=180, interval=0.5)
-    uids = {p["metadata"]["uid"] for p in stack.pods()}
-    backend = stack.backend_with_exactly(uids)
-    assert set(backend["creates"]) == uids
-    assert set(backend["creates"].values()) == {1}, "a pod was created twice"
-
-
 def test_active_deadline_fails_the_pod_and_stops_it_on_the_provider(stack: Stack) -> None:
     stack.create_pod("deadline", activeDeadlineSeconds=2)
     stack.wait_ready_pod("deadline")

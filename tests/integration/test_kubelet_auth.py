@@ -1,5 +1,5 @@
 """The kubelet API's door, straight to its port: who gets in (x509, TokenReview, the WebSocket token subprotocol),
-what they may do (SubjectAccessReview on nodes/<subresource>), and what malformed requests get."""
+what they may do (SubjectAccessReview on nodes/<subresource>). What malformed requests get: test_bad_input.py."""
 
 from __future__ import annotations
 
@@ -153,40 +153,6 @@ def test_the_token_may_come_as_a_websocket_subprotocol(stack: Stack) -> None:
         stack, "/pods", headers={"Sec-WebSocket-Protocol": f"base64url.bearer.authorization.k8s.io.{encoded}, x"}
     )
     assert plain.status == 401
-
-
-MALFORMED = [
-    ("/containerLogs/{ns}/nope/main", 404, 'pod "nope" does not exist'),
-    ("/containerLogs/{ns}/target/nope", 404, 'container "nope" not found in pod "target"'),
-    ("/containerLogs/{ns}/target/main?tailLines=abc", 400, '{"message": "Unable to decode query."}'),
-    ("/containerLogs/{ns}/target/main?sinceTime=yesterday", 400, '{"message": "Unable to decode query."}'),
-    ("/containerLogs/{ns}/target/main?tailLines=-1", 422, '{"message": "Invalid request."}'),
-    ("/containerLogs/{ns}/target/main?limitBytes=0", 422, '{"message": "Invalid request."}'),
-    (
-        "/containerLogs/{ns}/target/main?sinceSeconds=5&sinceTime=2024-01-01T00:00:00Z",
-        422,
-        '{"message": "Invalid request."}',
-    ),
-    ("/containerLogs/{ns}/target/main?stream=Stderr", 400, '{"message": "Unable to decode query."}'),
-    ("/containerLogs/{ns}/%2E%2E/main", 400, None),
-    ("/containerLogs/{ns}/target/Bad_Name", 400, None),
-    ("/containerLogs/{ns}/target", 404, None),
-    ("/containerLogs/{ns}/target/main/extra", 404, None),
-    ("/containerLogs/../../etc/passwd", 404, None),
-    ("/nope", 404, None),
-    ("/stats", 404, None),
-]
-
-
-def test_malformed_requests_get_4xx(stack: Stack) -> None:
-    stack.create_pod("target", command=["sh", "-c", "echo hi; sleep 3600"])
-    stack.wait_phase("target", "Running")
-
-    for path, status, body in MALFORMED:
-        answer = call(stack, path.format(ns=stack.namespace), identity=stack.plane.admin)
-        assert answer.status == status, (path, answer)
-        if body is not None:
-            assert answer.body == body, path
 
 
 def test_the_plain_health_endpoint_needs_no_credentials(stack: Stack) -> None:

@@ -6,6 +6,7 @@ import argparse
 import base64
 
 import pytest
+from integration.reliability import record
 
 from virtualkubelet.provider.v1 import container_pb2, pod_pb2, status_pb2, volume_pb2
 from vk_provider_aci import config, logs, mapping, status
@@ -95,6 +96,14 @@ def test_what_aci_cannot_run_is_refused(change: object, field: str) -> None:
     change(pod)  # type: ignore[operator]
     with pytest.raises(errors.InvalidPod) as refused:
         mapping.container_group(pod, make_config(), node_name="n")
+    record(
+        "pod-spec",
+        provider="aci",
+        case=field,
+        reason=refused.value.reason,
+        message=refused.value.message,
+        test=f"tests/unit/test_aci_mapping.py::test_what_aci_cannot_run_is_refused[{field}]",
+    )
     assert field in refused.value.message
 
 

@@ -8,6 +8,7 @@ import datetime
 import json
 
 import pytest
+from integration.reliability import record
 
 from virtualkubelet.provider.v1 import container_pb2, pod_pb2, status_pb2, volume_pb2
 from vk_provider_fargate import config, sizing, status, taskdef
@@ -484,10 +485,18 @@ REFUSALS: list[tuple[str, pod_pb2.Pod, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("pod", "expected"), [(pod, text) for _, pod, text in REFUSALS], ids=[r[0] for r in REFUSALS])
-def test_unsupported_features_are_refused_naming_the_field(pod: pod_pb2.Pod, expected: str) -> None:
+@pytest.mark.parametrize(("case", "pod", "expected"), REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_unsupported_features_are_refused_naming_the_field(case: str, pod: pod_pb2.Pod, expected: str) -> None:
     with pytest.raises(errors.InvalidPod) as refused:
         taskdef.build(pod, CONFIG, node_name="n")
+    record(
+        "pod-spec",
+        provider="fargate",
+        case=case,
+        reason=refused.value.reason,
+        message=refused.value.message,
+        test=f"tests/unit/test_fargate_mapping.py::test_unsupported_features_are_refused_naming_the_field[{case}]",
+    )
     assert expected in refused.value.message
     assert "hunter2" not in refused.value.message
 

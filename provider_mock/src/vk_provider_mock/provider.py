@@ -97,7 +97,10 @@ class MockProvider(Provider):
 
     def info(self) -> ProviderInfo:
         return ProviderInfo(
-            name=self.config.name, version=installed_version("vk-provider-mock"), capabilities=capabilities()
+            name=self.config.name,
+            version=installed_version("vk-provider-mock"),
+            capabilities=capabilities(),
+            protocol_version=self.config.protocol_version,
         )
 
     async def node(self) -> node_pb2.Node:
@@ -151,9 +154,19 @@ class MockProvider(Provider):
         mock = MockPod(spec, created_at=now, pod_ip=self._addresses.allocate(uid), behaviour=script)
         self._pods[uid] = mock
         self.creates[uid] = self.creates.get(uid, 0) + 1
-        self._touch(mock)
-        await self._persisted()
+        # Stored before anyone hears of it, as a backend reports only what it keeps: a provider killed before the
+        # write must not have announced the pod on the status stream (the controller would then see it lost). It
+        # starts once stored even if the caller gave up meanwhile: a retried CreatePod finds it running.
+        stored = asyncio.ensure_future(self._persisted())
+        stored.add_done_callback(lambda done: self._start_stored(mock, done))
+        await asyncio.shield(stored)
         return pod_requests_pb2.CreatePodResponse(status=mock.status(now))
+
+    def _start_stored(self, mock: MockPod, stored: asyncio.Future[None]) -> None:
+        if not stored.cancelled():
+            stored.exception()  # a failed write is the caller's answer, if it still waits; the pod runs anyway
+        if self._pods.get(mock.uid) is mock and not mock.gone:
+            self._touch(mock)
 
     async def update_pod(self, pod: pod_pb2.Pod) -> status_pb2.PodStatus:
         mock = self._pods.get(pod.metadata.uid)

@@ -155,7 +155,16 @@ class PodController:
     def provider_changed(self, pod: ProviderPod) -> None:
         self._record_arrived.setdefault(pod.key, time.monotonic())
         self.status_queue.add(pod.key)
-        if pod.deleting or pod.uid in self._deletes_sent:
+        known = self.pods.get(pod.key)
+        if (
+            pod.deleting
+            or pod.uid in self._deletes_sent
+            # No Kubernetes pod of that name (a pod the provider invented, or one deleted meanwhile): the sync
+            # deletes it on the provider, once both sides are listed, instead of leaving an orphan until a resync.
+            or known is None
+            # A finished pod said to run again: its phase stays final, and the sync stops it on the provider.
+            or (_is_terminal(known) and pod.phase not in TERMINAL_PHASES)
+        ):
             self.sync_queue.add(pod.key)
 
     def provider_gone(self, key: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from virtualkubelet.provider.v1 import pod_pb2, status_pb2
 from vk_controller.kube.times import format_time
-from vk_controller.provider.status import PHASES, container_statuses
+from vk_controller.provider.status import MAX_MESSAGE_BYTES, MAX_REASON_BYTES, PHASES, clamp, container_statuses
 
 Json = dict[str, Any]
 
@@ -75,9 +75,9 @@ class ProviderPod:
         if status.HasField("start_time"):
             out["startTime"] = format_time(status.start_time.ToDatetime(tzinfo=datetime.UTC))
         if status.reason:
-            out["reason"] = status.reason
+            out["reason"] = clamp(status.reason, MAX_REASON_BYTES)
         if status.message:
-            out["message"] = status.message
+            out["message"] = clamp(status.message, MAX_MESSAGE_BYTES)
         return out
 
     def running(self) -> RunningPod | None:

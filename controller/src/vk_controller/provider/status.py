@@ -3,6 +3,11 @@
 The provider reports container states and readiness; the Kubernetes fields (``containerStatuses``, ``podIP`` and
 so on) are built here. Phase and conditions are computed from them in ``vk_controller.pods.conditions`` so they
 follow the kubelet's rules whatever the provider says.
+
+Free text from the provider is bounded before it reaches the API: reasons to ``MAX_REASON_BYTES`` and messages to
+``MAX_MESSAGE_BYTES`` (the kubelet's own bound on a termination message, ``MaxContainerTerminationMessageLength``,
+4 KiB). An unbounded message could make the pod's status larger than the API server accepts, and the status
+would then never be written again.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ from vk_controller.pods.conditions import waiting_status
 
 Json = dict[str, Any]
 
+MAX_MESSAGE_BYTES = 4096
+MAX_REASON_BYTES = 128
+TRUNCATED = " [truncated]"
+
 PHASES = {
     status_pb2.POD_PHASE_PENDING: "Pending",
     status_pb2.POD_PHASE_RUNNING: "Running",
@@ -25,6 +34,14 @@ PHASES = {
     status_pb2.POD_PHASE_FAILED: "Failed",
     status_pb2.POD_PHASE_UNKNOWN: "Unknown",
 }
+
+
+def clamp(text: str, limit: int) -> str:
+    """``text`` if it fits in ``limit`` UTF-8 bytes, else its head (whole characters) marked as truncated."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[: limit - len(TRUNCATED)].decode(errors="ignore") + TRUNCATED
 
 
 def _time(stamp: timestamp_pb2.Timestamp, present: bool) -> str | None:
@@ -35,11 +52,11 @@ def terminated_json(terminated: status_pb2.ContainerStateTerminated) -> Json:
     known = terminated.HasField("exit_code")
     code = terminated.exit_code if known else 137
     reason = terminated.reason or ("ContainerStatusUnknown" if not known else "Completed" if code == 0 else "Error")
-    out: Json = {"exitCode": code, "reason": reason}
+    out: Json = {"exitCode": code, "reason": clamp(reason, MAX_REASON_BYTES)}
     if terminated.signal:
         out["signal"] = terminated.signal
     if terminated.message:
-        out["message"] = terminated.message
+        out["message"] = clamp(terminated.message, MAX_MESSAGE_BYTES)
     elif not known:
         out["message"] = "The container could not be located when the pod was terminated"
     out["startedAt"] = _time(terminated.started_at, terminated.HasField("started_at"))
@@ -56,9 +73,9 @@ def state_json(state: status_pb2.ContainerState, present: bool) -> Json:
     if kind == "terminated":
         return {"terminated": terminated_json(state.terminated)}
     if kind == "waiting":
-        waiting: Json = {"reason": state.waiting.reason or "ContainerCreating"}
+        waiting: Json = {"reason": clamp(state.waiting.reason or "ContainerCreating", MAX_REASON_BYTES)}
         if state.waiting.message:
-            waiting["message"] = state.waiting.message
+            waiting["message"] = clamp(state.waiting.message, MAX_MESSAGE_BYTES)
         return {"waiting": waiting}
     return {"waiting": {"reason": "ContainerCreating"}}
 

@@ -11,3 +11,11 @@ ensure_uv() {
   fi
   uv() { python3 -m uv "$@"; }
 }
+
+# docker-compose.yml is validated with `docker-compose config` (no Docker engine needed); install Debian's when missing.
+ensure_docker_compose() {
+  if ! command -v docker-compose >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+    "${apt_get[@]}" update -qq && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq docker-compose >/dev/null
+  fi
+}

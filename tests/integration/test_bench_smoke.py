@@ -21,6 +21,18 @@ def test_the_burst_benchmark_runs() -> None:
     assert "median ratio:" in result.stdout
 
 
+def test_the_burst_benchmark_compares_tracing_off_with_a_build_without_tracing() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "burst.py"), "--pods", "20", "--rounds", "1", "--tracing-cost"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "median ratio (tracing off / untraced build):" in result.stdout
+
+
 def test_the_secrets_memory_benchmark_runs() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "secrets_memory.py"), "--secrets", "50", "--pods", "2"],

@@ -311,9 +311,11 @@ async def _exec(
     start: streaming_pb2.ExecStart,
     stdin: tuple[bytes, ...] = (),
 ) -> list[streaming_pb2.ExecResponse]:
-    """One Exec session: the start, the stdin chunks, the end of stdin; every response until the RPC ends."""
+    """One Exec session: the start, the stdin chunks and their end if stdin is wanted; every response to the end."""
     chunks = [streaming_pb2.ExecRequest(input=streaming_pb2.StreamInput(stdin=chunk)) for chunk in stdin]
-    chunks.append(streaming_pb2.ExecRequest(input=streaming_pb2.StreamInput(close_stdin=streaming_pb2.CloseStdin())))
+    if start.stdin:  # without stdin there is nothing to close, and a write could race with the session's end
+        close = streaming_pb2.StreamInput(close_stdin=streaming_pb2.CloseStdin())
+        chunks.append(streaming_pb2.ExecRequest(input=close))
     return await converse(stub.Exec, streaming_pb2.ExecRequest(start=start), chunks)
 
 

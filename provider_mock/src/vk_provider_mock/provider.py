@@ -152,6 +152,7 @@ class MockProvider(Provider):
         spec.ClearField("kubernetes_pod_json")
         now = self.now()
         mock = MockPod(spec, created_at=now, pod_ip=self._addresses.allocate(uid), behaviour=script)
+        mock.advance(now)  # its timeline (when each container starts) begins now and is stored with it
         self._pods[uid] = mock
         self.creates[uid] = self.creates.get(uid, 0) + 1
         # Stored before anyone hears of it, as a backend reports only what it keeps: a provider killed before the

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -10,7 +9,7 @@ from collections.abc import Sequence
 from vk_controller import logs, settings
 from vk_controller.kube.config import ConfigError
 from vk_controller.node.lease import LeadershipLost
-from vk_provider_sdk import tracing
+from vk_provider_sdk import eventloop, tracing
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,7 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tracing.configure("vk-controller")  # only if the OTEL_* environment asks for it
     try:
-        asyncio.run(serve(nodes))
+        eventloop.run(serve(nodes))
     except ConfigError as error:
         logging.getLogger("vk_controller").error("%s", error)
         return 2

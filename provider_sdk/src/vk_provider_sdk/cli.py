@@ -24,14 +24,13 @@ stdout and flushed, whatever the log level: supervisors and tests wait for it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from vk_provider_sdk import tracing
+from vk_provider_sdk import eventloop, tracing
 from vk_provider_sdk.provider import Provider
 from vk_provider_sdk.server import ProviderServer, TLSFiles, check_listen_address
 
@@ -113,7 +112,7 @@ def run(
         parser.error(str(error))
     tracing.configure(prog)
     try:
-        asyncio.run(_serve(provider, args, tls))
+        eventloop.run(_serve(provider, args, tls))
     except KeyboardInterrupt:
         return 130
     except (OSError, ValueError) as error:  # cannot listen, or the provider cannot start (e.g. unreadable state)

@@ -1,18 +1,20 @@
 """An asyncio client for the Kubernetes API that sends and returns the API's JSON as plain dicts.
 
 One aiohttp session (one connection pool) per client. Requests carry either the client certificate in the TLS
-context or a bearer token; a token file is re-read when its modification time changes.
+context or a bearer token; a token file is re-read when its modification time changes. JSON goes through orjson:
+every watch event and every answer is decoded here, and the standard library's decoder was the largest single
+cost of a pod in the burst profile (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import aiohttp
+import orjson
 
 from vk_controller.kube.config import KubeConfig
 from vk_controller.kube.errors import ApiError, TransportError, error_for
@@ -62,7 +64,6 @@ class KubeClient:
             base_url=config.server,
             connector=connector,
             headers={"User-Agent": self._user_agent, "Accept": JSON},
-            json_serialize=json.dumps,
         )
 
     async def use_config(self, config: KubeConfig) -> None:
@@ -107,7 +108,7 @@ class KubeClient:
         content_type: str = JSON,
     ) -> Any:
         """Send one request; return the decoded JSON answer or raise the classified :class:`ApiError`."""
-        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        data = None if body is None else orjson.dumps(body)
         try:
             async with self._session.request(
                 method,
@@ -121,7 +122,7 @@ class KubeClient:
                 raw = await response.read()
                 if response.status >= 400:
                     raise _answer_error(response, raw, method, path)
-                return json.loads(raw) if raw else None
+                return orjson.loads(raw) if raw else None
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise TransportError(0, str(error) or type(error).__name__, method=method, path=path) from error
 
@@ -162,7 +163,7 @@ class KubeClient:
                 try:
                     async for line in response.content:
                         if line.strip():
-                            yield json.loads(line)
+                            yield orjson.loads(line)
                 finally:
                     self._watches.discard(response)
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
@@ -171,7 +172,7 @@ class KubeClient:
 
 def _answer_error(response: aiohttp.ClientResponse, raw: bytes, method: str, path: str) -> ApiError:
     try:
-        body: Any = json.loads(raw) if raw else None
+        body: Any = orjson.loads(raw) if raw else None
     except ValueError:
         body = raw.decode(errors="replace")
     retry_after = response.headers.get("Retry-After")

@@ -81,3 +81,7 @@ def test_the_scale_benchmark_runs() -> None:
 
 def test_the_protocol_benchmark_runs() -> None:
     assert "overhead:" in _runs("protocol.py", "--pods", "20")
+
+
+def test_the_cpu_per_pod_benchmark_runs() -> None:
+    assert "ms/pod" in _runs("cpu_per_pod.py", "--pods", "10")

@@ -85,6 +85,8 @@ class MockProvider(Provider):
         self._clock = clock
         self._pods: dict[str, MockPod] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        #: Removals waiting for the state file before they are announced (only with a state file).
+        self._removals: dict[str, asyncio.Future[None]] = {}
         self._addresses = AddressPool(self.config.pod_cidr)
         self._changed = _Signal()
         self._started_at = clock()
@@ -204,6 +206,9 @@ class MockProvider(Provider):
         status = mock.status(now)
         self._touch(mock)
         await self._persisted()
+        removal = self._removals.get(mock.uid)
+        if removal is not None:
+            await asyncio.shield(removal)
         state = pod_requests_pb2.DELETION_STATE_GONE if mock.gone else pod_requests_pb2.DELETION_STATE_TERMINATING
         return pod_requests_pb2.DeletePodResponse(state=state, status=status)
 
@@ -257,8 +262,24 @@ class MockProvider(Provider):
         del self._pods[mock.uid]
         self._addresses.release(mock.pod_ip)
         self._cpu_ns_removed += mock.cpu_ns(now)
-        self.pods.delete(mock.ref, requested=True, final_status=mock.status(now))
-        log.info("pod %s/%s (%s) is gone", mock.ref.namespace, mock.ref.name, mock.uid)
+        ref, final = mock.ref, mock.status(now)
+        log.info("pod %s/%s (%s) is gone", ref.namespace, ref.name, mock.uid)
+        if self._state is None:
+            self.pods.delete(ref, requested=True, final_status=final)
+            return
+        # As a create is stored before it is announced, so is a removal: whoever hears the pod is gone finds the
+        # backend without it. DeletePod answers GONE only once it is announced.
+        removal = asyncio.ensure_future(self._announce_removal(ref, final))
+        self._removals[mock.uid] = removal
+        removal.add_done_callback(lambda _: self._removals.pop(ref.uid, None))
+
+    async def _announce_removal(self, ref: pod_pb2.PodRef, final: status_pb2.PodStatus) -> None:
+        try:
+            await self._persisted()
+        except errors.ProviderError as error:  # the pod is gone here all the same
+            log.warning("pod %s/%s is gone but the state file was not written: %s", ref.namespace, ref.name, error)
+        finally:
+            self.pods.delete(ref, requested=True, final_status=final)
 
     async def _persisted(self) -> None:
         if self._state is not None:

@@ -200,10 +200,42 @@ def running_stack(
     """The stack; ``env`` is added to both processes' environment (e.g. ``OTEL_*``); ``controller_prefix`` runs
     the controller under another command (e.g. ``ip netns exec``), with the provider on ``provider_host``;
     ``provider_args`` and ``controller_args`` are added to their command lines (later flags win)."""
-    intervals = ControllerIntervals()
     provider = start_mock_provider(
         workdir, state_file=workdir / "mock-backend.json", env=env, host=provider_host, extra_args=provider_args
     )
+    try:
+        with controller_stack(
+            plane,
+            workdir,
+            namespace,
+            node_name,
+            provider,
+            node_address=node_address,
+            env=env,
+            command_prefix=controller_prefix,
+            extra_args=controller_args,
+        ) as running:
+            yield running
+    finally:
+        provider.process.stop()
+
+
+@contextlib.contextmanager
+def controller_stack(
+    plane: ControlPlane,
+    workdir: Path,
+    namespace: str,
+    node_name: str,
+    provider: ProviderProcess,
+    *,
+    node_address: str = "127.0.0.1",
+    env: dict[str, str] | None = None,
+    command_prefix: tuple[str, ...] = (),
+    extra_args: tuple[str, ...] = (),
+    ready_timeout: float = 30,
+) -> Iterator[Stack]:
+    """vk-controller beside an already started ``provider`` (the caller stops it), yielded once the Node is Ready."""
+    intervals = ControllerIntervals()
     controller = start_controller(
         plane,
         workdir,
@@ -212,8 +244,8 @@ def running_stack(
         intervals=intervals,
         node_address=node_address,
         env=env,
-        command_prefix=controller_prefix,
-        extra_args=controller_args,
+        command_prefix=command_prefix,
+        extra_args=extra_args,
     )
     running = Stack(
         plane=plane,
@@ -225,11 +257,10 @@ def running_stack(
         intervals=intervals,
     )
     try:
-        wait_node_ready(running)
+        wait_node_ready(running, timeout=ready_timeout)
         yield running
     finally:
-        running.controller.process.stop()
-        running.provider.process.stop()
+        controller.process.stop()
 
 
 @pytest.fixture
@@ -244,7 +275,9 @@ def wait_node_ready(stack: Stack, timeout: float = 30) -> None:
         f"node {stack.node} to be Ready",
         lambda: stack.node_condition().get("status") == "True" if _exists(stack) else None,
         timeout=timeout,
-        describe=lambda: stack.controller.process.log_tail(),
+        describe=lambda: (
+            f"controller:\n{stack.controller.process.log_tail()}\nprovider:\n{stack.provider.process.log_tail()}"
+        ),
     )
 
 

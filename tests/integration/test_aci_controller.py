@@ -22,11 +22,10 @@ from typing import Any
 import pytest
 
 from integration.arm_standin import RunningStandIn, arm_standin
-from integration.stack_fixtures import Stack, wait_for
+from integration.stack_fixtures import Stack, controller_stack, wait_for
 from vk_harness import ControlPlane
 from vk_harness.processes import Process, free_port
-from vk_harness.rest import ApiError
-from vk_harness.stack import ControllerIntervals, ProviderProcess, start_controller
+from vk_harness.stack import ProviderProcess
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -67,42 +66,11 @@ def aci(
     control_plane: ControlPlane, standin: RunningStandIn, tmp_path: Path, namespace: str, node_name: str
 ) -> Iterator[Stack]:
     """vk-provider-aci on the stand-in and vk-controller on it, once the node is Ready."""
-    intervals = ControllerIntervals()
     provider = _start_aci_provider(standin, tmp_path)
-    controller = None
     try:
-        controller = start_controller(
-            control_plane, tmp_path, node_name=node_name, provider_address=provider.address, intervals=intervals
-        )
-        running = Stack(
-            plane=control_plane,
-            workdir=tmp_path,
-            node=node_name,
-            namespace=namespace,
-            provider=provider,
-            controller=controller,
-            intervals=intervals,
-        )
-
-        def ready() -> bool:
-            try:
-                return running.node_condition().get("status") == "True"
-            except ApiError:  # the node is not registered yet
-                return False
-
-        wait_for(
-            f"node {node_name} to be Ready",
-            ready,
-            timeout=30,
-            describe=lambda: (
-                f"controller:\n{controller.process.log_tail() if controller else ''}\n"
-                f"provider:\n{provider.process.log_tail()}"
-            ),
-        )
-        yield running
+        with controller_stack(control_plane, tmp_path, namespace, node_name, provider) as running:
+            yield running
     finally:
-        if controller is not None:
-            controller.process.stop()
         provider.process.stop()
 
 

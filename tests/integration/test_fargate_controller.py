@@ -20,11 +20,10 @@ from typing import Any
 import pytest
 
 from integration.moto_fixtures import AWS_ENV, MotoBackend, moto_backend
-from integration.stack_fixtures import Stack, wait_for
+from integration.stack_fixtures import Stack, controller_stack, wait_for
 from vk_harness import ControlPlane
 from vk_harness.processes import Process, free_port
-from vk_harness.rest import ApiError
-from vk_harness.stack import ControllerIntervals, ProviderProcess, start_controller
+from vk_harness.stack import ProviderProcess
 
 #: Bounds for every wait: the provider polls moto every 0.2-1 s and the controller reacts to its watch stream, so
 #: each step takes a second or two; these leave room for a loaded machine without hiding a hang.
@@ -51,39 +50,13 @@ def fargate_stack(
     )
     process.start()
     provider = ProviderProcess(process=process, address=address, state_file=None)
-    controller = None
     try:
         provider.wait_ready()
-        intervals = ControllerIntervals()
-        controller = start_controller(
-            control_plane, tmp_path, node_name=node_name, provider_address=address, intervals=intervals
-        )
-        running = Stack(
-            plane=control_plane,
-            workdir=tmp_path,
-            node=node_name,
-            namespace=namespace,
-            provider=provider,
-            controller=controller,
-            intervals=intervals,
-        )
-
-        def node_ready() -> bool:
-            try:
-                return running.node_condition().get("status") == "True"
-            except ApiError:  # the node object may not exist yet
-                return False
-
-        wait_for(
-            f"node {node_name} to be Ready",
-            node_ready,
-            timeout=STEP_TIMEOUT,
-            describe=lambda: f"{controller.process.log_tail() if controller else ''}\n{process.log_tail()}",
-        )
-        yield running
+        with controller_stack(
+            control_plane, tmp_path, namespace, node_name, provider, ready_timeout=STEP_TIMEOUT
+        ) as running:
+            yield running
     finally:
-        if controller is not None:
-            controller.process.stop()
         process.stop()
 
 

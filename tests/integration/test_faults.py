@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 
 from integration.reliability import Clock, record
-from integration.stack_fixtures import Stack, running_stack, wait_for, wait_node_ready
+from integration.stack_fixtures import Stack, controller_stack, running_stack, wait_for, wait_node_ready
 from vk_harness import ControlPlane
 from vk_harness.processes import Process, free_port
-from vk_harness.stack import ControllerIntervals, ProviderProcess, start_controller
+from vk_harness.stack import ControllerIntervals, ProviderProcess
 
 HALF = 40
 SETTLE_TIMEOUT = 120.0
@@ -329,26 +329,10 @@ def lying_stack(control_plane: ControlPlane, tmp_path: Path, namespace: str, nod
     )
     process.start()
     provider = ProviderProcess(process=process, address=address, state_file=state)
-    intervals = ControllerIntervals()
     try:
         provider.wait_ready()
-        controller = start_controller(
-            control_plane, tmp_path, node_name=node_name, provider_address=address, intervals=intervals
-        )
-        running = Stack(
-            plane=control_plane,
-            workdir=tmp_path,
-            node=node_name,
-            namespace=namespace,
-            provider=provider,
-            controller=controller,
-            intervals=intervals,
-        )
-        try:
-            wait_node_ready(running)
+        with controller_stack(control_plane, tmp_path, namespace, node_name, provider) as running:
             yield running
-        finally:
-            controller.process.stop()
     finally:
         process.stop()
 

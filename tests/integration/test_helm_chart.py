@@ -24,11 +24,11 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from integration.stack_fixtures import Stack, wait_for, wait_node_ready
+from integration.stack_fixtures import Stack, controller_stack, wait_for
 from vk_harness import ControlPlane, binaries
 from vk_harness.processes import free_port
 from vk_harness.rest import ApiError
-from vk_harness.stack import ControllerIntervals, start_controller, start_mock_provider
+from vk_harness.stack import start_mock_provider
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "virtual-kubelet"
@@ -492,30 +492,14 @@ def _chart_controller(
     assert listen == address, f"the controller dials {address}, the sidecar listens on {listen}"
     host, _, port = listen.rpartition(":")
     controller_args = _chart_identity_args(docs, plane, workdir, namespace, _release(node_name))
-    intervals = ControllerIntervals()
     provider = start_mock_provider(workdir, state_file=workdir / "mock-backend.json", host=host, port=int(port))
-    controller = start_controller(
-        plane,
-        workdir,
-        node_name=node_name,
-        provider_address=address,
-        intervals=intervals,
-        extra_args=tuple(controller_args),  # later flags win: --kubeconfig is the chart identity's
-    )
-    stack = Stack(
-        plane=plane,
-        workdir=workdir,
-        node=node_name,
-        namespace=namespace,
-        provider=provider,
-        controller=controller,
-        intervals=intervals,
-    )
     try:
-        wait_node_ready(stack)
-        yield stack
+        # Later flags win: --kubeconfig is the chart identity's.
+        with controller_stack(
+            plane, workdir, namespace, node_name, provider, extra_args=tuple(controller_args)
+        ) as stack:
+            yield stack
     finally:
-        controller.process.stop()
         provider.process.stop()
 
 

@@ -23,18 +23,9 @@ from vk_harness import ControlPlane
 Measured = tuple[float, list[tuple[str, float]]]  # pods per second; (process, CPU ms per pod) each
 
 
-async def _burst(kubelet: workload.Kubelet, plane: ControlPlane, count: int) -> float:
-    names = [f"c-{index}" for index in range(count)]
-    async with workload.admin_session(plane) as session, workload.watching(session, kubelet.namespace) as times:
-        start = time.monotonic()
-        await workload.create_all(session, kubelet.namespace, kubelet.node, names)
-        await times.wait(lambda t: len(t.running) >= count)
-        return time.monotonic() - start
-
-
 def _measure(kubelet: workload.Kubelet, plane: ControlPlane, count: int) -> Measured:
     before = [workload.cpu_seconds(process.pid) for process in kubelet.processes]
-    seconds = asyncio.run(_burst(kubelet, plane, count))
+    seconds = asyncio.run(workload.timed_burst(plane, kubelet, count, prefix="c"))
     spent = [workload.cpu_seconds(process.pid) - used for process, used in zip(kubelet.processes, before, strict=True)]
     return count / seconds, [
         (process.name, cpu / count * 1000) for process, cpu in zip(kubelet.processes, spent, strict=True)

@@ -148,6 +148,16 @@ async def create_all(session: aiohttp.ClientSession, namespace: str, node: str, 
     await asyncio.gather(*(one(name) for name in names))
 
 
+async def timed_burst(plane: ControlPlane, kubelet: Kubelet, count: int, *, prefix: str = "p") -> float:
+    """Create ``count`` pods on ``kubelet``'s node; seconds from the first create to the last seen Running."""
+    names = [f"{prefix}-{index}" for index in range(count)]
+    async with admin_session(plane) as session, watching(session, kubelet.namespace) as times:
+        start = time.monotonic()
+        await create_all(session, kubelet.namespace, kubelet.node, names)
+        await times.wait(lambda t: len(t.running) >= count)
+        return time.monotonic() - start
+
+
 @dataclass
 class Kubelet:
     """One side of a comparison: its node, its namespace, and the processes to measure."""
@@ -200,7 +210,10 @@ def controller(
     # Room for the largest benchmark (10,000 pods of 10m CPU): the node should be able to hold what runs on it.
     # Processes exit at once on SIGTERM, as the thin kubelet's pods (grace 0) do, so deletes compare like for like.
     provider: ProviderProcess = start_mock_provider(
-        workdir, extra_args=("--log-level", "warning", "--capacity", "cpu=1000,pods=20000", "--stop-delay", "0s")
+        workdir,
+        name=f"mock-provider-{name}",
+        extra_args=("--log-level", "warning", "--capacity", "cpu=1000,pods=20000", "--stop-delay", "0s"),
+        env=env,
     )
     running: ControllerProcess | None = None
     try:
